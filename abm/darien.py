@@ -1,0 +1,123 @@
+"""The irregular route: preparing (saving, finding a smuggler, the approach to the first segment),
+then segments in turn (the Darien, Central America, Mexico) with their costs and hazards, to the US
+border (002 s2.2). Route options and segments are pack data (routes.toml).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from agents.states import State
+
+MAX_SAVING_WEEKS = 26  # beyond this a traveller borrows the rest (debts take 11-19 months to repay, 002 s2.2)
+
+
+class Routes:
+    """Route options as arrays: segment ids per option, and per-segment parameters."""
+
+    def __init__(self, pack):
+        self.segment_names = list(pack.segments)
+        self.option_names = list(pack.options)
+        seg = pack.segments
+        self.weeks = np.array([seg[s]["weeks"] for s in self.segment_names], dtype=np.int16)
+        self.cost = np.array([seg[s]["cost_usd"] for s in self.segment_names], dtype=np.float32)
+        self.fee = np.array([seg[s]["smuggler_fee_usd"] for s in self.segment_names], dtype=np.float32)
+        self.p_death = np.array([seg[s]["p_death"] for s in self.segment_names])
+        self.p_injury = np.array([seg[s]["p_injury"] for s in self.segment_names])
+        self.p_robbery = np.array([seg[s]["p_robbery"] for s in self.segment_names])
+        self.is_darien = np.array([bool(seg[s].get("darien", False)) for s in self.segment_names])
+        n_max = max(len(o["segments"]) for o in pack.options.values())
+        self.path = np.full((len(self.option_names), n_max), -1, dtype=np.int16)
+        for i, name in enumerate(self.option_names):
+            ids = [self.segment_names.index(s) for s in pack.options[name]["segments"]]
+            self.path[i, :len(ids)] = ids
+        self.length = (self.path >= 0).sum(axis=1)
+        self.approach = np.array([pack.options[o]["approach_weeks"] for o in self.option_names], dtype=np.int16)
+        self.min_cost = np.array([self.cost[self.path[i, :self.length[i]]].sum() for i in range(len(self.option_names))],
+                                 dtype=np.float32)
+        #: own-travel cost of the segments after each position on each route
+        self.cost_after = np.zeros(self.path.shape, dtype=np.float32)
+        for i in range(len(self.option_names)):
+            c = self.cost[self.path[i, :self.length[i]]]
+            self.cost_after[i, :self.length[i]] = np.concatenate([np.cumsum(c[::-1])[::-1][1:], [0.0]])
+        #: the segment an expelled person re-attempts from (the last one, e.g. Mexico)
+        self.last = self.path[np.arange(len(self.option_names)), self.length - 1]
+
+
+def prep_weeks(m, idx) -> np.ndarray:
+    """Weeks to get going: the approach to the route, plus saving towards its cost."""
+    p, r = m.people, m.routes
+    opt = p.route[idx]
+    short = np.maximum(0.0, r.min_cost[opt] - p.resources[idx])
+    saving = np.ceil(short / np.maximum(p.savings[idx], 1.0))
+    return (r.approach[opt] + np.minimum(saving, MAX_SAVING_WEEKS)).astype(np.int16)
+
+
+def _pay(m, idx, seg, pos):
+    """Hire a smuggler for the segment if one can pay the fee and still cover the rest of the route on
+    one's own; otherwise travel alone, borrowing if short."""
+    p, r = m.people, m.routes
+    fee, cost = r.fee[seg], r.cost[seg]
+    rest = r.cost_after[p.route[idx], pos]
+    hire = (p.resources[idx] >= fee + rest) & (fee > cost)
+    p.smuggler[idx[hire]] = True
+    price = np.where(hire, fee, cost)
+    left = p.resources[idx] - price
+    p.debt[idx] += np.maximum(0.0, -left)
+    p.resources[idx] = np.maximum(0.0, left)
+
+
+def _enter(m, idx, pos):
+    """Start segment number `pos` of each person's route."""
+    p, r = m.people, m.routes
+    if len(idx) == 0:
+        return
+    seg = r.path[p.route[idx], pos]
+    p.seg[idx] = pos
+    p.seg_left[idx] = r.weeks[seg]
+    _pay(m, idx, seg, pos)
+    dar = idx[r.is_darien[seg]]
+    p.crossed_darien[dar] = True
+    m.event("darien_crossings", dar)
+
+
+def depart(m, idx):
+    m.people.set_state(idx, State.IN_TRANSIT, m.week)
+    _enter(m, idx, np.zeros(len(idx), dtype=np.int16))
+
+
+def reenter_last(m, idx):
+    """Expelled to Mexico and trying again: back on the last segment of the route."""
+    p, r = m.people, m.routes
+    p.set_state(idx, State.IN_TRANSIT, m.week)
+    pos = (r.length[p.route[idx]] - 1).astype(np.int16)
+    seg = r.path[p.route[idx], pos]
+    p.seg[idx] = pos
+    p.seg_left[idx] = r.weeks[seg]
+
+
+def step(m):
+    """Advance everyone in transit by a week; hazards apply when a segment is completed."""
+    p, r, w = m.people, m.routes, m.week
+    moving = np.flatnonzero(p.state == State.IN_TRANSIT)
+    p.seg_left[moving] -= 1
+    done = moving[p.seg_left[moving] <= 0]
+    if len(done) == 0:
+        return
+    seg = r.path[p.route[done], p.seg[done]]
+    S = m.streams
+    died = S.uniform("route_death", w, done) < r.p_death[seg]
+    dead = done[died]
+    p.set_state(dead, State.DEAD, w)
+    m.event("deaths", dead)
+    alive, seg = done[~died], seg[~died]
+    p.injured[alive[S.uniform("route_injury", w, alive) < r.p_injury[seg]]] = True
+    robbed = alive[S.uniform("route_robbery", w, alive) < r.p_robbery[seg]]
+    p.resources[robbed] = 0.0
+    nxt = p.seg[alive] + 1
+    last = nxt >= r.length[p.route[alive]]
+    arrive = alive[last]
+    p.set_state(arrive, State.AT_BORDER, w)
+    m.event("border_arrivals", arrive)
+    m.event("border_arrivals_smuggled", arrive[p.smuggler[arrive]])
+    on = alive[~last]
+    _enter(m, on, nxt[~last])

@@ -1,0 +1,140 @@
+"""Each week's choice among integrating locally, an SMO case, parole, and moving irregularly.
+
+People settled where they are reconsider only when something prompts them: a push to leave (a weekly
+hazard, `push` in the pack) or, more often, hearing of a legal option they think is open to them
+(`legal_pull`). Those preparing to move or waiting on a case reconsider every week, with inertia for
+what they are doing. The choice is a multinomial logit over the options the person knows of, valued
+as the person perceives them: a legal option by its believed chance of working, less fears (fees,
+expulsion) and the cost of waiting, which grows with weeks without news relative to the tolerated wait.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from agents.states import Option, ParoleStage, SmoStage, State, Status
+
+from . import darien, parole, smo
+
+N_OPT = len(Option)
+
+
+def smo_open_to(m, idx) -> np.ndarray:
+    """Whether each person thinks they can use an SMO: aware, an office open where they live, and not
+    known to be ruled out (by its rules, if they know them, or by a past referral or rejection)."""
+    p = m.people
+    ok = p.aware_smo[idx] & m.office_open_at[p.place[idx]] & ~p.smo_no_route[idx]
+    known = p.rules_smo[idx]
+    if known.any():
+        ok[known] &= smo.eligible(m, idx[known])
+    return ok | (p.state[idx] == State.WAITING_SMO)
+
+
+def parole_open_to(m, idx) -> np.ndarray:
+    """Whether each person thinks parole could be for them: announced for their nationality, and not
+    known to be ruled out by its requirements."""
+    p = m.people
+    ok = p.aware_parole[idx] & m.parole_nat_ok[p.nat[idx]]
+    known = p.rules_parole[idx]
+    if known.any():
+        ok[known] &= parole.eligible(m, idx[known])
+    return ok | (p.state[idx] == State.WAITING_PAROLE)
+
+
+def deciders(m, idx) -> tuple[np.ndarray, np.ndarray]:
+    """Who reconsiders this week among `idx`, and which of them only weigh legal options against staying."""
+    p, w = m.people, m.week
+    st = p.state[idx]
+    busy = ((st == State.PREPARING)
+            | ((st == State.WAITING_SMO) & np.isin(p.smo_stage[idx], (SmoStage.PENDING, SmoStage.REGISTERED, SmoStage.UNHCR)))
+            | ((st == State.WAITING_PAROLE) & np.isin(p.parole_stage[idx], (ParoleStage.CONSIDERING, ParoleStage.APPLIED))))
+    settled = st == State.INTEGRATING
+    u = m.streams.uniform("prompt", w, idx)
+    hazard = np.exp(p.push[idx].astype(np.float64))
+    pushed = settled & (u < hazard)
+    legal = np.zeros(len(idx), dtype=bool)
+    cand = settled & ~pushed
+    if cand.any():
+        ci = idx[cand]
+        knows_legal = smo_open_to(m, ci) | parole_open_to(m, ci)
+        legal[cand] = knows_legal & (u[cand] < hazard[cand] * np.exp(m.beh["legal_pull"]))
+    who = busy | pushed | legal
+    return idx[who], legal[who]
+
+
+def utilities(m, idx, legal_only) -> np.ndarray:
+    p, b, w = m.people, m.beh, m.week
+    V = np.full((len(idx), N_OPT), -np.inf)
+    st = p.state[idx]
+    V[:, Option.INTEGRATE] = b["stay_value"] - b["irregular_stay_penalty"] * (p.status[idx] == Status.IRREGULAR)
+    V[:, Option.MOVE] = np.where(legal_only, -np.inf,
+                                 b["admit_weight"] * (p.b_admit[idx] - b["prior_admit"])
+                                 - b["risk_weight"] * (p.b_risk[idx] - b["prior_risk"]))
+    patience = np.maximum(p.patience[idx], 1e-3)
+    s_ok = smo_open_to(m, idx)
+    wait_smo = np.where(st == State.WAITING_SMO, (w - p.smo_news[idx]) / patience, p.b_wait[idx] / patience)
+    v_smo = (b["legal_value"] + b["belief_weight"] * (p.b_smo[idx] - 0.5) - b["fee_penalty"] * p.fee_belief[idx]
+             - b["expulsion_fear_penalty"] * p.expel_belief[idx] - b["wait_cost"] * wait_smo)
+    V[:, Option.SMO] = np.where(s_ok, v_smo, -np.inf)
+    p_ok = parole_open_to(m, idx)
+    wait_par = np.where(st == State.WAITING_PAROLE, (w - p.parole_week[idx]) / patience, 0.0)
+    v_par = b["legal_value"] + b["belief_weight"] * (p.b_parole[idx] - 0.5) - b["wait_cost"] * wait_par
+    V[:, Option.PAROLE] = np.where(p_ok, v_par, -np.inf)
+    # inertia: what one is already doing, and a plan to move that a legal option put on hold
+    g = b["inertia"]
+    V[st == State.PREPARING, Option.MOVE] += g
+    V[st == State.WAITING_SMO, Option.SMO] += g
+    V[st == State.WAITING_PAROLE, Option.PAROLE] += g
+    waiting = (st == State.WAITING_SMO) | (st == State.WAITING_PAROLE)
+    V[waiting & (p.intent[idx] == Option.MOVE), Option.MOVE] += g
+    return V
+
+
+def choose(m, idx, V) -> np.ndarray:
+    """Logit choice with one uniform draw per person (inverse CDF over the options)."""
+    V = V - V.max(axis=1, keepdims=True)
+    e = np.exp(V)
+    cum = np.cumsum(e / e.sum(axis=1, keepdims=True), axis=1)
+    u = m.streams.uniform("choice", m.week, idx)
+    return np.minimum((cum < u[:, None]).sum(axis=1), N_OPT - 1)
+
+
+def step(m, idx):
+    """Decide for the residents `idx` and carry the choices out."""
+    who, legal_only = deciders(m, idx)
+    if len(who) == 0:
+        return
+    choice = choose(m, who, utilities(m, who, legal_only))
+    apply_choices(m, who, choice)
+
+
+def apply_choices(m, idx, choice):
+    p, w = m.people, m.week
+    st = p.state[idx]
+    # leaving a case one was waiting on
+    for opt in (Option.INTEGRATE, Option.MOVE, Option.PAROLE):
+        smo.withdraw(m, idx[(choice == opt) & (st == State.WAITING_SMO)])
+    for opt in (Option.INTEGRATE, Option.MOVE, Option.SMO):
+        parole.withdraw(m, idx[(choice == opt) & (st == State.WAITING_PAROLE)])
+    gave_up = idx[(choice == Option.MOVE) & ((st == State.WAITING_SMO) | (st == State.WAITING_PAROLE))]
+    m.event("gave_up_waiting", gave_up)
+
+    stay = idx[choice == Option.INTEGRATE]
+    p.intent[stay] = Option.INTEGRATE
+    p.set_state(stay[p.state[stay] != State.INTEGRATING], State.INTEGRATING, w)
+
+    move = choice == Option.MOVE
+    going = idx[move & (st == State.PREPARING)]
+    p.prep_left[going] -= 1
+    start = idx[move & (st != State.PREPARING)]
+    fresh = start[p.prep_left[start] <= 0]
+    p.prep_left[fresh] = darien.prep_weeks(m, fresh)
+    p.intent[idx[move]] = Option.MOVE
+    p.set_state(start, State.PREPARING, w)
+
+    try_smo = idx[(choice == Option.SMO) & (st != State.WAITING_SMO)]
+    smo.register_attempt(m, try_smo)
+    # turned away by the SMO after dropping a parole application: back to what they meant to do
+    parole.back_to_intent(m, try_smo[p.state[try_smo] == State.WAITING_PAROLE])
+
+    par = idx[(choice == Option.PAROLE) & (st != State.WAITING_PAROLE)]
+    parole.consider(m, par)

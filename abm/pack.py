@@ -1,0 +1,251 @@
+"""Region packs: everything about a geography, as data files a modeller can copy and edit.
+
+A pack is a folder of TOML files (see abm/packs/americas). They are merged into one table, the
+scenario's `[pack]` overrides are merged on top, and the result is validated here: every name a
+table refers to must exist, every share must be in [0, 1], and every figure must name its source.
+"""
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError
+
+PACKS_DIR = Path(__file__).parent / "packs"
+
+GROUP_FIELDS = {
+    # name: (kind, lo, hi); kind "share" in [0, 1]
+    "stock": ("num", 0, 1e9),
+    "regular": ("share", 0, 1),
+    "regularising": ("share", 0, 1),
+    "passport": ("share", 0, 1),
+    "id_doc": ("share", 0, 1),
+    "us_tie": ("share", 0, 1),
+    "internet": ("share", 0, 1),
+    "protection": ("share", 0, 1),
+    "arrived_mean_years": ("num", 0, 50),
+    "arrivals_per_week": ("num", 0, 1e7),
+    "resources_median_usd": ("num", 0, 1e6),
+    "resources_sigma": ("num", 0, 5),
+    "savings_usd_week": ("num", 0, 1e4),
+    "push": ("num", -20, 0),
+}
+SEGMENT_FIELDS = {
+    "weeks": ("int", 1, 52), "cost_usd": ("num", 0, 1e5), "smuggler_fee_usd": ("num", 0, 1e5),
+    "p_death": ("share", 0, 1), "p_injury": ("share", 0, 1), "p_robbery": ("share", 0, 1),
+}
+OFFICE_FIELDS = {
+    "weekly_quota": ("num", 0, 1e7), "assess_per_week": ("num", 0, 1e7),
+    "presence_cutoff": ("bool",), "regular_status_required": ("bool",),
+    "host_nationals_eligible": ("bool",), "walk_in": ("bool",),
+}
+RESETTLEMENT_FIELDS = {
+    "decision_weeks": ("int", 0, 104), "p_approve": ("share", 0, 1), "relocation_per_week": ("num", 0, 1e7),
+    "news_per_week": ("share", 0, 1),
+}
+PAROLE_FIELDS = {
+    "requires_sponsor": ("bool",), "requires_passport": ("bool",), "p_denied": ("share", 0, 1),
+    "travel_weeks": ("int", 0, 52),
+}
+BORDER_FIELDS = {
+    "p_expel_title42": ("share", 0, 1), "p_remove": ("share", 0, 1), "p_remove_shutdown": ("share", 0, 1),
+    "p_reattempt": ("share", 0, 1), "other_encounters_daily": ("num", 0, 1e6),
+}
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise InputError(path, "-", "file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(path, "-", f"not valid TOML ({e})") from None
+
+
+def resolve_pack_dir(name_or_path: str, relative_to: Path | None = None) -> Path:
+    """A pack is named (a folder under abm/packs) or given as a path (relative to the scenario file)."""
+    candidates = [PACKS_DIR / name_or_path]
+    if relative_to is not None:
+        candidates.insert(0, (relative_to / name_or_path))
+    candidates.append(Path(name_or_path))
+    for c in candidates:
+        if c.is_dir():
+            return c.resolve()
+    raise InputError(relative_to or "-", "run.pack", f"no region pack named or at {name_or_path!r}")
+
+
+def read_pack_dir(path: Path) -> dict:
+    merged: dict = {}
+    for f in sorted(path.glob("*.toml")):
+        data = read_toml(f)
+        for k in data:
+            if k in merged:
+                raise InputError(f, k, "table defined in more than one file of the pack")
+        merged.update(data)
+    if not merged:
+        raise InputError(path, "-", "pack folder holds no .toml files")
+    return merged
+
+
+@dataclass
+class Pack:
+    """A validated region pack."""
+
+    path: Path
+    raw: dict
+    nationalities: list[str]
+    places: list[str]
+    groups: list[dict]
+    segments: dict[str, dict]
+    options: dict[str, dict]
+    offices: dict[str, dict]
+    resettlement: dict
+    parole: dict
+    border: dict
+    place_routes: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def nat_index(self, name: str) -> int:
+        return self.nationalities.index(name)
+
+    def place_index(self, name: str) -> int:
+        return self.places.index(name)
+
+
+def _check_value(where, fieldname, value, spec):
+    kind = spec[0]
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise InputError(*where, f"{fieldname} must be true or false, not {value!r}")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(*where, f"{fieldname} must be a number, not {value!r}")
+    if kind == "int" and int(value) != value:
+        raise InputError(*where, f"{fieldname} must be a whole number, not {value!r}")
+    lo, hi = spec[1], spec[2]
+    if not (lo <= value <= hi):
+        raise InputError(*where, f"{fieldname}={value!r} is outside [{lo}, {hi}]")
+
+
+def _check_table(file, prefix: str, table: dict, spec: dict, required=True, sources_from: dict | None = None):
+    if not isinstance(table, dict):
+        raise InputError(file, prefix, "must be a table")
+    sources = dict(sources_from or {})
+    sources.update(table.get("sources", {}) or {})
+    for k, v in table.items():
+        if k == "sources":
+            continue
+        if k not in spec:
+            continue  # names and lists are checked by the caller
+        _check_value((file, f"{prefix}.{k}"), k, v, spec[k])
+    if required:
+        for k in spec:
+            if k not in table and spec[k][0] != "bool":
+                raise InputError(file, f"{prefix}.{k}", "missing")
+    for k in table:
+        if k != "sources" and k in spec and spec[k][0] != "bool" and k not in sources:
+            raise InputError(file, f"{prefix}.sources.{k}", "every figure must name its source (a seed section, or 'assumption')")
+
+
+def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = None) -> Pack:
+    """Read, merge overrides into, and validate the pack at `path`. `origin` is the file to blame for overrides."""
+    raw = read_pack_dir(path)
+    if overrides:
+        raw = deep_merge(raw, overrides)
+    f = origin if overrides else path
+    for key in ("places", "nationalities", "group", "segments", "options", "offices", "resettlement", "parole", "border"):
+        if key not in raw:
+            raise InputError(path, key, "missing from the pack")
+
+    nationalities = list(raw["nationalities"].keys())
+    places = list(raw["places"].keys())
+
+    segments = {}
+    for name, seg in raw["segments"].items():
+        _check_table(f, f"segments.{name}", seg, SEGMENT_FIELDS)
+        segments[name] = seg
+    options = {}
+    for name, opt in raw["options"].items():
+        if "segments" not in opt or not opt["segments"]:
+            raise InputError(f, f"options.{name}.segments", "a route option needs at least one segment")
+        for s in opt["segments"]:
+            if s not in segments:
+                raise InputError(f, f"options.{name}.segments", f"unknown segment {s!r}")
+        _check_table(f, f"options.{name}", opt, {"approach_weeks": ("int", 0, 52)})
+        options[name] = opt
+
+    def check_routes(where, routes):
+        if not isinstance(routes, dict) or not routes:
+            raise InputError(f, where, "must be a table of route option = share")
+        for r, share in routes.items():
+            if r not in options:
+                raise InputError(f, where, f"unknown route option {r!r}")
+            _check_value((f, where), r, share, ("share", 0, 1))
+        if abs(sum(routes.values()) - 1.0) > 1e-6:
+            raise InputError(f, where, "route shares must add up to 1")
+
+    place_routes = {}
+    for name, pl in raw["places"].items():
+        check_routes(f"places.{name}.routes", pl.get("routes"))
+        place_routes[name] = pl["routes"]
+
+    defaults = raw.get("defaults", {})
+    dsources = defaults.get("sources", {})
+    groups = []
+    seen = set()
+    for i, g in enumerate(raw["group"]):
+        where = f"group[{i}]"
+        nat, place = g.get("nationality"), g.get("place")
+        if nat not in nationalities:
+            raise InputError(f, f"{where}.nationality", f"unknown nationality {nat!r} (known: {', '.join(nationalities)})")
+        if place not in places:
+            raise InputError(f, f"{where}.place", f"unknown place {place!r} (known: {', '.join(places)})")
+        if (nat, place) in seen:
+            raise InputError(f, where, f"{nat} in {place} defined twice")
+        seen.add((nat, place))
+        full = {k: v for k, v in defaults.items() if k != "sources"}
+        full.update(g)
+        own_sources = {k: v for k, v in dsources.items() if k not in g}
+        _check_table(f, where, full, GROUP_FIELDS, sources_from=own_sources)
+        if full["regular"] + full["regularising"] > 1 + 1e-9:
+            raise InputError(f, f"{where}.regularising", "regular + regularising shares exceed 1")
+        if "routes" in g:
+            check_routes(f"{where}.routes", g["routes"])
+        else:
+            full["routes"] = place_routes[place]
+        full["at_home"] = raw["nationalities"][nat].get("home") == place
+        groups.append(full)
+
+    offices = {}
+    for name, off in raw["offices"].items():
+        if name not in places:
+            raise InputError(f, f"offices.{name}", f"an office must be in a place of the pack, not {name!r}")
+        off = {"walk_in": False, **off}
+        _check_table(f, f"offices.{name}", off, OFFICE_FIELDS)
+        offices[name] = off
+    _check_table(f, "resettlement", raw["resettlement"], RESETTLEMENT_FIELDS)
+    ceil = raw["resettlement"].get("fiscal_year_ceilings", {})
+    if not isinstance(ceil, dict) or not ceil:
+        raise InputError(f, "resettlement.fiscal_year_ceilings", "must be a table of fiscal year = ceiling")
+    for fy, v in ceil.items():
+        if not str(fy).isdigit():
+            raise InputError(f, "resettlement.fiscal_year_ceilings", f"{fy!r} is not a year")
+        _check_value((f, f"resettlement.fiscal_year_ceilings.{fy}"), fy, v, ("num", 0, 1e7))
+    _check_table(f, "parole", raw["parole"], PAROLE_FIELDS)
+    _check_table(f, "border", raw["border"], BORDER_FIELDS)
+
+    return Pack(path=path, raw=raw, nationalities=nationalities, places=places, groups=groups,
+                segments=segments, options=options, offices=offices, resettlement=raw["resettlement"],
+                parole=raw["parole"], border=raw["border"], place_routes=place_routes)

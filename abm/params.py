@@ -1,0 +1,58 @@
+"""Model parameters that are not geography: behaviour, information and network.
+
+Each entry: default, lower bound, upper bound, and its source (a seed section, or an assumption to be
+estimated by calibration). A scenario may set any of them; the run's manifest records the values used.
+"""
+from __future__ import annotations
+
+PARAMS: dict[str, dict[str, tuple]] = {
+    "behaviour": {
+        "legal_pull": (2.0, 0.0, 10.0, "calibrated: ln of how much more often a person considers a legal option they know of than a smuggler (002 s6.2: people delay to find out)"),
+        "legal_value": (3.6, -5.0, 15.0, "calibrated: utility of a legal pathway relative to the smuggler's route at even odds"),
+        "belief_weight": (4.0, 0.0, 20.0, "calibrated: weight of the perceived chance that a legal option works"),
+        "inertia": (3.0, 0.0, 10.0, "calibrated: utility bonus of the option a person is already pursuing"),
+        "stay_value": (0.0, -10.0, 10.0, "assumption: reference utility of staying (integrating) for someone considering leaving"),
+        "irregular_stay_penalty": (0.5, 0.0, 10.0, "assumption: staying is worse without regular status (002 s2.1)"),
+        "tolerated_wait_weeks": (15.0, 1.0, 104.0, "prior: 90-120 days, US official's estimate (002 s6.2)"),
+        "patience_sigma": (0.5, 0.0, 3.0, "assumption: spread (lognormal sigma) of individual tolerated waits"),
+        "wait_cost": (3.0, 0.0, 20.0, "calibrated: utility lost per tolerated-wait of waiting without news (002 s6.2)"),
+        "fee_penalty": (1.5, 0.0, 20.0, "assumption: belief that the SMO must be paid for deters registration (002 s5.2)"),
+        "expulsion_fear_penalty": (2.0, 0.0, 20.0, "assumption: fear that registering leads to expulsion (002 s5.2)"),
+        "admit_weight": (3.0, 0.0, 20.0, "calibrated: weight of the perceived chance of being let in at the US border"),
+        "risk_weight": (20.0, 0.0, 500.0, "assumption: weight of the perceived risk of dying on the route"),
+        "prior_admit": (0.7, 0.0, 1.0, "assumption: believed chance of being let in at the border before any news"),
+        "prior_risk": (0.002, 0.0, 1.0, "assumption: believed risk of dying on the route before any news"),
+        "reattempt_choice": (1.0, 0.0, 1.0, "assumption: scales the pack's p_reattempt after an expulsion"),
+    },
+    "information": {
+        "wom_awareness": (0.006, 0.0, 1.0, "calibrated: weekly chance that one aware contact makes a person aware (002 s5.2: word of mouth is the main channel)"),
+        "wom_rules": (0.03, 0.0, 1.0, "calibrated: weekly chance that one contact who knows an option's rules passes them on"),
+        "official_rules": (0.02, 0.0, 1.0, "calibrated: weekly chance an aware person with internet learns the rules from official sources (002 s5.3: little official information)"),
+        "search_rules": (0.06, 0.0, 1.0, "calibrated: weekly chance that someone actively considering an option finds out its rules"),
+        "belief_mixing": (0.15, 0.0, 1.0, "assumption: weekly weight of contacts' average belief (DeGroot)"),
+        "outcome_learning": (0.2, 0.0, 1.0, "assumption: how far one contact's outcome moves a belief"),
+        "outreach_reach": (0.0, 0.0, 1.0, "assumption: weekly reach of official outreach among people with internet; raised by `outreach` policies"),
+        "outreach_accuracy": (0.9, 0.0, 1.0, "assumption: official outreach corrects misbeliefs with this chance"),
+        "social_media_reach": (0.002, 0.0, 1.0, "calibrated: weekly reach of social media among people with internet"),
+        "social_media_accuracy": (0.5, 0.0, 1.0, "assumption: chance a social-media exposure carries no misbelief (002 s5.2: 'a lot of nonsense')"),
+        "misbelief_spread": (0.5, 0.0, 1.0, "assumption: chance a contact passes on a misbelief with awareness"),
+        "prior_smo_chance": (0.5, 0.0, 1.0, "assumption: believed chance of approval on first hearing of the SMO"),
+        "prior_parole_chance": (0.95, 0.0, 1.0, "assumption: believed chance parole works, on first hearing (002 s6.2: it 'looks real')"),
+        "prior_wait_weeks": (12.0, 0.0, 104.0, "assumption: expected SMO wait on first hearing"),
+        "diaspora_weight": (0.1, 0.0, 1.0, "assumption: weekly pull of beliefs about the border towards what the diaspora in the US reports, for those with a US tie"),
+    },
+    "network": {
+        "degree": (8.0, 1.0, 100.0, "assumption: mean ties per person within their community"),
+        "clustering": (0.3, 0.0, 1.0, "assumption: triad closure probability (Holme-Kim)"),
+        "bridge_same_nationality": (1.0, 0.0, 20.0, "assumption: mean ties to compatriots elsewhere (transnational networks)"),
+        "bridge_other_nationality": (0.3, 0.0, 20.0, "assumption: mean ties to people of other nationalities in the same place"),
+    },
+}
+
+
+def defaults() -> dict[str, dict[str, float]]:
+    return {sec: {k: v[0] for k, v in table.items()} for sec, table in PARAMS.items()}
+
+
+def sources() -> dict[str, dict[str, str]]:
+    return {sec: {k: v[3] for k, v in table.items()} for sec, table in PARAMS.items()}

@@ -1,0 +1,116 @@
+"""The dated policy timeline: interventions as objects, switched on by date (as Starsim does).
+
+Each `[[policy]]` entry of a scenario has a `date`, a `kind` and the kind's fields. The handlers live
+with the institution they change (smo.py, parole.py, border.py, information.py); this module checks
+the entries and applies each one in the week that contains its date.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .errors import InputError
+from .pack import OFFICE_FIELDS, RESETTLEMENT_FIELDS, Pack, _check_value
+
+# kind -> {field: spec}; spec kinds: "office", "nationalities", "topic", or a numeric/bool spec as in pack.py
+KINDS: dict[str, dict[str, tuple]] = {
+    "smo_open": {"office": ("office",), "nationalities": ("nationalities",)},
+    "smo_nationalities": {"office": ("office",), "add": ("nationalities", "optional"), "remove": ("nationalities", "optional")},
+    "smo_set": {"office": ("office",), **{k: (*v, "optional") for k, v in OFFICE_FIELDS.items()}},
+    "smo_close": {"office": ("office",)},
+    "announce": {"topic": ("topic",), "nationalities": ("nationalities", "optional"), "reach": ("share", 0, 1)},
+    "outreach": {"reach": ("share", 0, 1), "accuracy": ("share", 0, 1, "optional")},
+    "parole_open": {"nationalities": ("nationalities",), "monthly_cap": ("num", 0, 1e7)},
+    "parole_set": {"monthly_cap": ("num", 0, 1e7)},
+    "parole_close": {"nationalities": ("nationalities", "optional")},
+    "border_expel": {"nationalities": ("nationalities",)},
+    "title42_end": {},
+    "asylum_rule": {"threshold_daily": ("num", 0, 1e6), "reopen_daily": ("num", 0, 1e6)},
+    "resettlement_set": {k: (*v, "optional") for k, v in RESETTLEMENT_FIELDS.items()},
+}
+TOPICS = ("smo", "parole", "expulsion")
+
+
+def parse_date(value, file, where) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InputError(file, where, f"{value!r} is not a date (YYYY-MM-DD)")
+
+
+@dataclass
+class Policy:
+    date: dt.date
+    kind: str
+    fields: dict = field(default_factory=dict)
+    source: str = ""
+
+    def describe(self) -> str:
+        extra = ", ".join(f"{k}={v}" for k, v in self.fields.items())
+        return f"{self.date} {self.kind}" + (f" ({extra})" if extra else "")
+
+
+def check_policies(entries: list, pack: Pack, file, start: dt.date, end: dt.date) -> list[Policy]:
+    out = []
+    for i, e in enumerate(entries):
+        where = f"policy[{i}]"
+        if not isinstance(e, dict):
+            raise InputError(file, where, "must be a table")
+        kind = e.get("kind")
+        if kind not in KINDS:
+            raise InputError(file, f"{where}.kind", f"unknown policy kind {kind!r} (known: {', '.join(KINDS)})")
+        date = parse_date(e.get("date"), file, f"{where}.date")
+        if date > end:
+            raise InputError(file, f"{where}.date", f"{date} is after the run's end ({end})")
+        if date.year < 1990:
+            raise InputError(file, f"{where}.date", f"{date} is out of range")
+        spec = KINDS[kind]
+        fields = {}
+        for k, v in e.items():
+            if k in ("date", "kind", "source"):
+                continue
+            if k not in spec:
+                raise InputError(file, f"{where}.{k}", f"not a field of a {kind} policy (fields: {', '.join(spec) or 'none'})")
+            s = spec[k]
+            if s[0] == "office":
+                if v not in pack.offices:
+                    raise InputError(file, f"{where}.{k}", f"unknown office {v!r} (known: {', '.join(pack.offices)})")
+            elif s[0] == "nationalities":
+                if not isinstance(v, list):
+                    raise InputError(file, f"{where}.{k}", "must be a list of nationalities")
+                for n in v:
+                    if n not in pack.nationalities:
+                        raise InputError(file, f"{where}.{k}", f"unknown nationality {n!r} (known: {', '.join(pack.nationalities)})")
+            elif s[0] == "topic":
+                if v not in TOPICS:
+                    raise InputError(file, f"{where}.{k}", f"unknown topic {v!r} (known: {', '.join(TOPICS)})")
+            else:
+                _check_value((file, f"{where}.{k}"), k, v, s)
+            fields[k] = v
+        for k, s in spec.items():
+            if "optional" not in s and k not in fields:
+                raise InputError(file, f"{where}.{k}", f"missing (a {kind} policy needs it)")
+        out.append(Policy(date=date, kind=kind, fields=fields, source=str(e.get("source", ""))))
+    out.sort(key=lambda p: p.date)
+    return out
+
+
+class Timeline:
+    """Applies each policy in the week containing its date (those dated before the start, at the start)."""
+
+    def __init__(self, policies: list[Policy], handlers: dict):
+        self.policies = policies
+        self.handlers = handlers
+        self._next = 0
+        self.applied: list[tuple[int, Policy]] = []
+
+    def apply_due(self, model, week_end: dt.date):
+        while self._next < len(self.policies) and self.policies[self._next].date <= week_end:
+            p = self.policies[self._next]
+            self.handlers[p.kind](model, p)
+            self.applied.append((model.week, p))
+            self._next += 1

@@ -1,0 +1,185 @@
+"""Scenarios: TOML files in experiments/, with command-line overrides, validated before anything runs."""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import params as P
+from .errors import InputError
+from .pack import Pack, deep_merge, load_pack, read_toml, resolve_pack_dir
+from .policy import Policy, check_policies, parse_date
+
+SECTIONS = ("run", "behaviour", "information", "network", "pack", "policy", "extends", "replace_policies", "description")
+RUN_FIELDS = {"name": str, "pack": str, "start": object, "end": object, "seed": int, "scale": float, "spinup_weeks": int}
+DEFAULT_SPINUP_WEEKS = 26  # assumption: burn-in so the pipeline of people preparing and travelling is full at the start
+CLI = "command line (--set)"
+
+
+@dataclass
+class Scenario:
+    path: Path
+    name: str
+    pack: Pack
+    start: dt.date
+    end: dt.date
+    seed: int
+    scale: float
+    spinup_weeks: int
+    behaviour: dict
+    information: dict
+    network: dict
+    policies: list[Policy]
+    raw: dict          # the merged scenario table after overrides (for the manifest)
+    overrides: list[str]
+
+    @property
+    def n_weeks(self) -> int:
+        return (self.end - self.start).days // 7 + 1
+
+    def resolved(self) -> dict:
+        """Every parameter value the run uses, for the manifest."""
+        return {
+            "run": {"name": self.name, "pack": str(self.pack.path), "start": self.start.isoformat(),
+                    "end": self.end.isoformat(), "seed": self.seed, "scale": self.scale, "weeks": self.n_weeks,
+                    "spinup_weeks": self.spinup_weeks},
+            "behaviour": self.behaviour, "information": self.information, "network": self.network,
+            "policy": [{"date": p.date.isoformat(), "kind": p.kind, **p.fields} for p in self.policies],
+            "pack": _jsonable(self.pack.raw),
+        }
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (dt.date, dt.datetime)):
+        return x.isoformat()
+    return x
+
+
+def _read_with_extends(path: Path, seen: tuple = ()) -> dict:
+    if path.resolve() in seen:
+        raise InputError(path, "extends", "scenarios extend each other in a loop")
+    data = read_toml(path)
+    parent = data.get("extends")
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise InputError(path, "extends", "must be the path of another scenario file")
+    ppath = (path.parent / parent)
+    if not ppath.exists():
+        raise InputError(path, "extends", f"no scenario file at {ppath}")
+    base = _read_with_extends(ppath, seen + (path.resolve(),))
+    child_policies = data.pop("policy", [])
+    merged = deep_merge({k: v for k, v in base.items() if k != "policy"}, {k: v for k, v in data.items() if k != "extends"})
+    merged["policy"] = child_policies if data.get("replace_policies") else base.get("policy", []) + child_policies
+    return merged
+
+
+def parse_set(item: str) -> tuple[list[str], object]:
+    if "=" not in item:
+        raise InputError(CLI, item, "expected key=value")
+    key, value = item.split("=", 1)
+    keys = [k for k in key.strip().split(".") if k]
+    if not keys:
+        raise InputError(CLI, item, "empty key")
+    try:
+        parsed = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()
+    return keys, parsed
+
+
+def apply_set(data: dict, keys: list[str], value, item: str):
+    if keys[0] not in SECTIONS or keys[0] in ("policy", "extends"):
+        raise InputError(CLI, ".".join(keys), f"unknown section {keys[0]!r} (settable: run, behaviour, information, network, pack)")
+    node = data
+    for k in keys[:-1]:
+        nxt = node.setdefault(k, {})
+        if not isinstance(nxt, dict):
+            raise InputError(CLI, ".".join(keys), f"{k} is not a table")
+        node = nxt
+    node[keys[-1]] = value
+
+
+def _check_params(data: dict, file) -> dict[str, dict]:
+    out = P.defaults()
+    for sec, table in P.PARAMS.items():
+        given = data.get(sec, {}) or {}
+        if not isinstance(given, dict):
+            raise InputError(file, sec, "must be a table")
+        for k, v in given.items():
+            if k not in table:
+                raise InputError(file, f"{sec}.{k}", f"unknown parameter (known: {', '.join(table)})")
+            lo, hi = table[k][1], table[k][2]
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise InputError(file, f"{sec}.{k}", f"must be a number, not {v!r}")
+            if not (lo <= v <= hi):
+                raise InputError(file, f"{sec}.{k}", f"{v!r} is outside [{lo}, {hi}]")
+            out[sec][k] = float(v)
+    return out
+
+
+def load_scenario(path, overrides: list[str] | None = None, scale: float | None = None,
+                  seed: int | None = None) -> Scenario:
+    path = Path(path)
+    data = _read_with_extends(path)
+    data = copy.deepcopy(data)
+    overrides = list(overrides or [])
+    set_keys = []
+    for item in overrides:
+        keys, value = parse_set(item)
+        apply_set(data, keys, value, item)
+        set_keys.append(keys[0])
+    if scale is not None:
+        data.setdefault("run", {})["scale"] = scale
+    if seed is not None:
+        data.setdefault("run", {})["seed"] = seed
+    # errors in values that came from --set still name the scenario file and the field
+    file = path
+    for k in data:
+        if k not in SECTIONS:
+            raise InputError(file, k, f"unknown section (known: {', '.join(s for s in SECTIONS if s not in ('extends', 'replace_policies', 'description'))})")
+    run = data.get("run")
+    if not isinstance(run, dict):
+        raise InputError(file, "run", "missing [run] table")
+    for k in run:
+        if k not in RUN_FIELDS:
+            raise InputError(file, f"run.{k}", f"unknown field (known: {', '.join(RUN_FIELDS)})")
+    for k in ("pack", "start", "end"):
+        if k not in run:
+            raise InputError(file, f"run.{k}", "missing")
+    start = parse_date(run["start"], file, "run.start")
+    end = parse_date(run["end"], file, "run.end")
+    if end <= start:
+        raise InputError(file, "run.end", f"{end} is not after run.start ({start})")
+    if (end - start).days > 366 * 30:
+        raise InputError(file, "run.end", "runs longer than 30 years are out of range")
+    seed = run.get("seed", 1)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(file, "run.seed", f"must be a non-negative whole number, not {seed!r}")
+    scale = run.get("scale", 0.01)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not (0 < scale <= 1):
+        raise InputError(file, "run.scale", f"agents per person must be in (0, 1], not {scale!r}")
+    spin = run.get("spinup_weeks", DEFAULT_SPINUP_WEEKS)
+    if isinstance(spin, bool) or not isinstance(spin, int) or not (0 <= spin <= 520):
+        raise InputError(file, "run.spinup_weeks", f"must be a whole number of weeks in [0, 520], not {spin!r}")
+    if not isinstance(run["pack"], str):
+        raise InputError(file, "run.pack", "must be a pack name or path")
+    pars = _check_params(data, file)
+    pack_over = data.get("pack", {}) or {}
+    if not isinstance(pack_over, dict):
+        raise InputError(file, "pack", "must be a table of overrides to the region pack")
+    pack = load_pack(resolve_pack_dir(run["pack"], path.parent), pack_over, origin=file)
+    policies = data.get("policy", []) or []
+    if not isinstance(policies, list):
+        raise InputError(file, "policy", "must be an array of tables ([[policy]])")
+    pols = check_policies(policies, pack, file, start, end)
+    return Scenario(path=path, name=str(run.get("name", path.stem)), pack=pack, start=start, end=end,
+                    seed=int(seed), scale=float(scale), spinup_weeks=spin, behaviour=pars["behaviour"],
+                    information=pars["information"], network=pars["network"], policies=pols,
+                    raw=_jsonable(data), overrides=overrides)

@@ -1,0 +1,241 @@
+"""Safe Mobility Offices: who may register (eligibility rules), the portal's weekly quota, assessment
+capacity, routing to UNHCR (protection, towards resettlement) or IOM (counselling only), resettlement
+decisions within the fiscal-year ceiling, and relocation capacity (002 s3.1, s4.1, s5.1, s5.5).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from agents.population import day_number
+from agents.states import Option, SmoStage, State, Status
+
+
+class Office:
+    """One SMO: static rules from the pack, switched and changed by the policy timeline."""
+
+    def __init__(self, place: int, name: str, cfg: dict):
+        self.place = place
+        self.name = name
+        self.weekly_quota = cfg["weekly_quota"]
+        self.assess_per_week = cfg["assess_per_week"]
+        self.presence_cutoff = cfg["presence_cutoff"]
+        self.regular_status_required = cfg["regular_status_required"]
+        self.host_nationals_eligible = cfg["host_nationals_eligible"]
+        self.walk_in = cfg.get("walk_in", False)
+        self.open = False
+        self.opened_day: int | None = None
+        self.nationalities: set[int] = set()
+        self._quota_acc = 0.0
+        self._assess_acc = 0.0
+
+
+# --- Eligibility: one function per rule (002 s3.1, s6.2) ---
+
+def rule_office_open(m, idx):
+    """An office is open in the person's host place."""
+    return m.office_open_at[m.people.place[idx]]
+
+
+def rule_nationality_listed(m, idx):
+    """The person's nationality is on the office's list at this date."""
+    return m.office_nat_ok[m.people.place[idx], m.people.nat[idx]]
+
+
+def rule_host_nationals(m, idx):
+    """Nationals of the host country are eligible only where the office allows it (Guatemala)."""
+    p = m.people
+    at_home = m.home_place_of_nat[p.nat[idx]] == p.place[idx]
+    return ~at_home | m.office_host_nationals[p.place[idx]]
+
+
+def rule_presence_cutoff(m, idx):
+    """Arrived before the office opened (Colombia, Costa Rica, Ecuador; no cut-off in Guatemala)."""
+    p = m.people
+    cutoff = m.office_cutoff_day[p.place[idx]]
+    return p.arrival_day[idx] < cutoff
+
+
+def rule_regular_status(m, idx):
+    """Regular status or regularising, where required (Colombia, Ecuador)."""
+    p = m.people
+    ok = p.status[idx] != Status.IRREGULAR
+    return ok | ~m.office_status_required[p.place[idx]]
+
+
+def rule_online_access(m, idx):
+    """Applications are online only (002 s3.1), unless walk-ins are allowed."""
+    p = m.people
+    return p.internet[idx] | m.office_walk_in[p.place[idx]]
+
+
+RULES = (rule_office_open, rule_nationality_listed, rule_host_nationals, rule_presence_cutoff,
+         rule_regular_status, rule_online_access)
+
+
+def eligible(m, idx) -> np.ndarray:
+    ok = np.ones(len(idx), dtype=bool)
+    for rule in RULES:
+        ok &= rule(m, idx)
+    return ok
+
+
+# --- Weekly pipeline ---
+
+def _take(acc_attr, office, per_week: float, scale: float) -> int:
+    """Capacity in agents this week, carrying fractions over so the long-run rate is exact."""
+    acc = getattr(office, acc_attr) + per_week * scale
+    n = int(acc)
+    setattr(office, acc_attr, acc - n)
+    return n
+
+
+def _fifo(m, mask, order_key):
+    idx = np.flatnonzero(mask)
+    return idx[np.lexsort((idx, order_key[idx]))]
+
+
+def close_case(m, idx, stage: SmoStage):
+    """End an SMO case; the person goes back to what they meant to do before (stay, or move)."""
+    p = m.people
+    p.smo_stage[idx] = stage
+    moving = p.intent[idx] == Option.MOVE
+    m.people.set_state(idx[moving], State.PREPARING, m.week)
+    m.people.set_state(idx[~moving], State.INTEGRATING, m.week)
+
+
+def step(m):
+    p, w, scale = m.people, m.week, m.scale
+    waiting = p.state == State.WAITING_SMO
+    rs = m.resettlement
+    for off in m.offices.values():
+        here = waiting & (p.place == off.place)
+        # 1. the portal: pending registrants get in up to the weekly quota, in random order (002 s5.1)
+        pending = np.flatnonzero(here & (p.smo_stage == SmoStage.PENDING))
+        n = _take("_quota_acc", off, off.weekly_quota, scale) if off.open else 0
+        if len(pending) and n:
+            order = np.argsort(m.streams.uniform("portal", w, pending), kind="stable")
+            got = pending[order[:n]]
+            p.smo_stage[got] = SmoStage.REGISTERED
+            p.smo_stage_week[got] = w
+            p.smo_reg_week[got] = w
+            p.ever_registered[got] = True
+            p.smo_news[got] = w
+            m.event("smo_registrations", got)
+        # 2. assessment, first come first served: protection cases to UNHCR, others to IOM counselling
+        n = _take("_assess_acc", off, off.assess_per_week, scale)
+        queue = _fifo(m, here & (p.smo_stage == SmoStage.REGISTERED), p.smo_stage_week)[:n]
+        if len(queue):
+            prot = p.protection[queue]
+            to_unhcr, to_iom = queue[prot], queue[~prot]
+            p.smo_stage[to_unhcr] = SmoStage.UNHCR
+            p.smo_stage_week[to_unhcr] = w
+            p.smo_news[to_unhcr] = w
+            # IOM only informs about other pathways (002 s3.1): they learn the SMO has nothing for them,
+            # and learn about parole and its requirements
+            p.aware_parole[to_iom] = True
+            p.rules_parole[to_iom] = True
+            p.rules_smo[to_iom] = True
+            p.smo_no_route[to_iom] = True
+            close_case(m, to_iom, SmoStage.REFERRED_IOM)
+            m.event("smo_rejected", to_iom)
+    # 3. resettlement decisions, within the fiscal year's ceiling
+    due = _fifo(m, (p.state == State.WAITING_SMO) & (p.smo_stage == SmoStage.UNHCR)
+                & (w - p.smo_stage_week >= rs["decision_weeks"]), p.smo_stage_week)
+    if len(due):
+        approve = m.streams.uniform("smo_approve", w, due) < rs["p_approve"]
+        rejected = due[~approve]
+        cand = due[approve]
+        room = m.resettlement_room()
+        cand = cand[:max(0, room)]
+        p.smo_stage[cand] = SmoStage.APPROVED
+        p.smo_stage_week[cand] = w
+        p.smo_news[cand] = w
+        m.resettlement_used[m.fiscal_year()] += len(cand)
+        m.approval_waits.extend((w - p.smo_reg_week[cand]).tolist())
+        m.event("smo_approvals", cand)
+        p.rules_smo[rejected] = True
+        p.smo_no_route[rejected] = True
+        close_case(m, rejected, SmoStage.REJECTED)
+        m.event("smo_rejected", rejected)
+    # 4. relocation: housing in the US is the bottleneck (002 s5.1)
+    n = int(m.relocation_take())
+    ready = _fifo(m, (p.state == State.WAITING_SMO) & (p.smo_stage == SmoStage.APPROVED), p.smo_stage_week)[:n]
+    if len(ready):
+        p.smo_stage[ready] = SmoStage.RELOCATED
+        p.set_state(ready, State.IN_US, w)
+        m.event("smo_relocations", ready)
+    # 5. news: a case in the queue hears something now and then (transparency)
+    inq = np.flatnonzero((p.state == State.WAITING_SMO) & np.isin(p.smo_stage, (SmoStage.REGISTERED, SmoStage.UNHCR)))
+    heard = inq[m.streams.uniform("smo_news", w, inq) < rs["news_per_week"]]
+    p.smo_news[heard] = w
+
+
+def register_attempt(m, idx):
+    """People who chose the SMO try to register: the eligible join the portal queue; the others are
+    turned away and now know the rules."""
+    p, w = m.people, m.week
+    ok = eligible(m, idx)
+    yes, no = idx[ok], idx[~ok]
+    p.set_state(yes, State.WAITING_SMO, w)
+    p.smo_stage[yes] = SmoStage.PENDING
+    p.smo_week[yes] = w
+    p.smo_news[yes] = w
+    p.rules_smo[no] = True
+    m.event("smo_ineligible", no)
+    return yes, no
+
+
+def withdraw(m, idx):
+    p = m.people
+    idx = idx[p.state[idx] == State.WAITING_SMO]
+    p.smo_stage[idx] = SmoStage.WITHDRAWN
+    m.event("smo_withdrawn", idx)
+
+
+# --- Policy handlers ---
+
+def _office(m, pol):
+    return m.offices[pol.fields["office"]]
+
+
+def on_open(m, pol):
+    off = _office(m, pol)
+    off.open = True
+    off.opened_day = day_number(pol.date)
+    off.nationalities = {m.pack.nat_index(n) for n in pol.fields["nationalities"]}
+    m.refresh_offices()
+
+
+def on_nationalities(m, pol):
+    off = _office(m, pol)
+    off.nationalities |= {m.pack.nat_index(n) for n in pol.fields.get("add", [])}
+    off.nationalities -= {m.pack.nat_index(n) for n in pol.fields.get("remove", [])}
+    m.refresh_offices()
+
+
+def on_set(m, pol):
+    off = _office(m, pol)
+    for k, v in pol.fields.items():
+        if k != "office":
+            setattr(off, k, v)
+    m.refresh_offices()
+
+
+def on_close(m, pol):
+    off = _office(m, pol)
+    off.open = False
+    m.refresh_offices()
+    p = m.people
+    stuck = np.flatnonzero((p.state == State.WAITING_SMO) & (p.place == off.place)
+                           & np.isin(p.smo_stage, (SmoStage.PENDING, SmoStage.REGISTERED, SmoStage.UNHCR)))
+    close_case(m, stuck, SmoStage.WITHDRAWN)
+
+
+def on_resettlement_set(m, pol):
+    m.resettlement.update(pol.fields)
+
+
+HANDLERS = {"smo_open": on_open, "smo_nationalities": on_nationalities, "smo_set": on_set,
+            "smo_close": on_close, "resettlement_set": on_resettlement_set}

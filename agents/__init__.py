@@ -1,0 +1,1 @@
+"""Agents of the Safe Mobility ABM: the people (as arrays), their social network and Mesa handles."""

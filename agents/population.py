@@ -1,0 +1,151 @@
+"""The people: per-person state held as numpy arrays (as Starsim holds people), built from a region pack.
+
+Each agent stands for 1/scale people. Future arrivals are created at the start, inactive
+(State.NOT_ARRIVED) until their arrival week, so person ids never change during a run and each
+person's random draws (abm.crn) stay theirs.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from .states import Option, ParoleStage, SmoStage, State, Status
+
+EPOCH = dt.date(1970, 1, 1)
+ALWAYS_PRESENT = -10**6  # arrival day for people at home: present before any cut-off
+
+
+def day_number(d: dt.date) -> int:
+    return (d - EPOCH).days
+
+
+def stochastic_round(x: float, u: float) -> int:
+    """Round x up with probability equal to its fractional part (u is a uniform draw)."""
+    base = int(np.floor(x))
+    return base + int(u < (x - base))
+
+
+class People:
+    """Per-person arrays. Field names follow the Migrant agent's attributes."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.pid = np.arange(n, dtype=np.int64)
+        z = lambda dtype: np.zeros(n, dtype=dtype)
+        # who and where
+        self.group = z(np.int16)
+        self.nat = z(np.int16)
+        self.place = z(np.int16)          # host place (where they live, or left from)
+        self.route = z(np.int16)          # index into the model's route options
+        self.cell = z(np.int32)           # nationality x place, for reporting
+        # situation
+        self.status = z(np.int8)
+        self.passport = z(bool)
+        self.id_doc = z(bool)
+        self.us_tie = z(bool)
+        self.internet = z(bool)
+        self.protection = z(bool)
+        self.arrival_day = z(np.int32)
+        self.arrival_week = z(np.int32)
+        self.resources = z(np.float32)
+        self.debt = z(np.float32)
+        self.savings = z(np.float32)
+        self.push = z(np.float32)
+        self.patience = z(np.float32)
+        # knowledge and beliefs
+        self.aware_smo = z(bool)
+        self.aware_parole = z(bool)
+        self.rules_smo = z(bool)
+        self.rules_parole = z(bool)
+        self.b_smo = z(np.float32)        # believed chance an SMO case leads to approval
+        self.b_parole = z(np.float32)     # believed chance parole works for them
+        self.b_wait = z(np.float32)       # expected SMO wait, weeks
+        self.b_admit = z(np.float32)      # believed chance of being let in at the US border
+        self.b_risk = z(np.float32)       # believed chance of dying on the route
+        self.fee_belief = z(bool)         # believes the SMO must be paid for
+        self.expel_belief = z(bool)       # believes registering can get them expelled
+        # choices and cases
+        self.state = z(np.int8)
+        self.since = z(np.int16)
+        self.intent = z(np.int8)
+        self.prep_left = z(np.int16)
+        self.smo_stage = z(np.int8)
+        self.smo_week = z(np.int16)       # week the case (or the attempt to register) began
+        self.smo_stage_week = z(np.int16)
+        self.smo_news = z(np.int16)       # last week with news of the case
+        self.parole_stage = z(np.int8)
+        self.parole_week = z(np.int16)
+        self.seg = z(np.int8)             # position on the route
+        self.seg_left = z(np.int16)
+        self.smuggler = z(bool)
+        self.injured = z(bool)
+        self.crossed_darien = z(bool)
+        self.smo_no_route = z(bool)
+        self.ever_registered = z(bool)    # got through an SMO portal at some point
+        self.smo_reg_week = z(np.int16)       # learnt the SMO has nothing for them (IOM referral, rejection)
+
+    def set_state(self, idx, state: State, week: int):
+        self.state[idx] = state
+        self.since[idx] = week
+
+
+def build_people(pack, scale: float, start: dt.date, n_weeks: int, streams, beh: dict, info: dict,
+                 option_names: list[str]) -> People:
+    """Create the population for a pack at a scale (agents per person)."""
+    counts = []
+    for gi, g in enumerate(pack.groups):
+        u = streams.uniform("init_count", gi, np.array([0, 1]))
+        n_stock = stochastic_round(g["stock"] * scale, u[0])
+        n_arr = stochastic_round(g["arrivals_per_week"] * n_weeks * scale, u[1])
+        counts.append((n_stock, n_arr))
+    n = sum(a + b for a, b in counts)
+    p = People(n)
+    start_day = day_number(start)
+    n_places = len(pack.places)
+    i = 0
+    for gi, (g, (n_stock, n_arr)) in enumerate(zip(pack.groups, counts)):
+        m = n_stock + n_arr
+        sl = slice(i, i + m)
+        ids = p.pid[sl]
+        U = lambda purpose: streams.uniform(purpose, -1, ids)
+        nat, place = pack.nat_index(g["nationality"]), pack.place_index(g["place"])
+        p.group[sl], p.nat[sl], p.place[sl] = gi, nat, place
+        p.cell[sl] = nat * n_places + place
+        u = U("status")
+        p.status[sl] = np.where(u < g["regular"], Status.REGULAR,
+                                np.where(u < g["regular"] + g["regularising"], Status.REGULARISING, Status.IRREGULAR))
+        p.passport[sl] = U("passport") < g["passport"]
+        p.id_doc[sl] = U("id_doc") < g["id_doc"]
+        p.us_tie[sl] = U("us_tie") < g["us_tie"]
+        p.internet[sl] = U("internet") < g["internet"]
+        p.protection[sl] = U("protection") < g["protection"]
+        # arrival: the stock arrived before the start (exponential), new arrivals uniformly during the run
+        arr = np.empty(m, dtype=np.int64)
+        if g["at_home"] or g["arrived_mean_years"] <= 0:
+            arr[:n_stock] = ALWAYS_PRESENT
+        else:
+            arr[:n_stock] = start_day - 1 - np.floor(-np.log1p(-U("arrival")[:n_stock]) * g["arrived_mean_years"] * 365.25)
+        arr[n_stock:] = start_day + np.floor(U("arrival")[n_stock:] * n_weeks * 7)
+        p.arrival_day[sl] = arr
+        p.arrival_week[sl] = np.where(arr >= start_day, (arr - start_day) // 7, -1)
+        p.resources[sl] = g["resources_median_usd"] * np.exp(g["resources_sigma"] * streams.normal("resources", -1, ids))
+        p.savings[sl] = g["savings_usd_week"]
+        p.push[sl] = g["push"]
+        p.patience[sl] = beh["tolerated_wait_weeks"] * np.exp(beh["patience_sigma"] * streams.normal("patience", -1, ids))
+        # route option from the group's shares
+        names = list(g["routes"].keys())
+        cum = np.cumsum([g["routes"][r] for r in names])
+        pick = np.minimum(np.searchsorted(cum, U("route"), side="right"), len(names) - 1)
+        p.route[sl] = np.array([option_names.index(r) for r in names])[pick]
+        i += m
+    p.state[:] = np.where(p.arrival_week < 0, State.INTEGRATING, State.NOT_ARRIVED)
+    p.intent[:] = Option.INTEGRATE
+    p.smo_stage[:] = SmoStage.NONE
+    p.parole_stage[:] = ParoleStage.NONE
+    p.b_admit[:] = beh["prior_admit"]
+    p.b_risk[:] = beh["prior_risk"]
+    p.b_smo[:] = info["prior_smo_chance"]
+    p.b_parole[:] = info["prior_parole_chance"]
+    p.b_wait[:] = info["prior_wait_weeks"]
+    return p

@@ -1,0 +1,116 @@
+"""Headline figures of a run and their comparison with the calibration targets (targets.toml).
+
+Everything here is computed from the tidy time series (people), so the same code reads a finished
+run's timeseries.csv.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TARGETS_FILE = Path(__file__).with_name("targets.toml")
+SURVEY_DATE = "2024-03-01"          # assumption: MMC 4Mi interviews before the report's fieldwork (002 s1.1)
+PAROLE_ANNOUNCED = dt.date(2022, 10, 12)
+RESIDENT_STOCKS = ("integrating", "waiting_smo", "waiting_parole", "preparing")
+
+
+def load_targets() -> dict:
+    with open(TARGETS_FILE, "rb") as f:
+        return tomllib.load(f)
+
+
+def total(ts: pd.DataFrame, metric: str, start: str, end: str, **where) -> float:
+    """People summed over weeks starting in [start, end)."""
+    sel = (ts.metric == metric) & (ts.date >= start) & (ts.date < end)
+    for k, v in where.items():
+        sel &= ts[k].isin(v if isinstance(v, (list, tuple)) else [v])
+    return float(ts.loc[sel, "value"].sum())
+
+
+def stock_on(ts: pd.DataFrame, metrics, date: str, **where) -> float:
+    """A stock in the week containing `date`."""
+    dates = np.sort(ts.date.unique())
+    d = dates[dates <= date].max() if (dates <= date).any() else dates[0]
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    sel = ts.metric.isin(metrics) & (ts.date == d)
+    for k, v in where.items():
+        sel &= ts[k].isin(v if isinstance(v, (list, tuple)) else [v])
+    return float(ts.loc[sel, "value"].sum())
+
+
+def window_ratio(ts: pd.DataFrame, metric: str, date: dt.date, weeks: int = 4, **where) -> float:
+    """People in the `weeks` weeks from the week containing `date`, over the `weeks` weeks before it."""
+    ws = pd.to_datetime(ts.date).dt.date
+    starts = np.sort(ws.unique())
+    d0 = max((s for s in starts if s <= date), default=starts[0])
+    before = (ws >= d0 - dt.timedelta(days=7 * weeks)) & (ws < d0)
+    after = (ws >= d0) & (ws < d0 + dt.timedelta(days=7 * weeks))
+    sel = ts.metric == metric
+    for k, v in where.items():
+        sel &= ts[k].isin(v if isinstance(v, (list, tuple)) else [v])
+    b = ts.loc[sel & before, "value"].sum()
+    a = ts.loc[sel & after, "value"].sum()
+    return float(a / b) if b > 0 else float("nan")
+
+
+def _share(num, den):
+    return float(num / den) if den > 0 else float("nan")
+
+
+def headline(ts: pd.DataFrame) -> dict:
+    """Model values comparable with each target in targets.toml."""
+    nat_fy = {}
+    for n in sorted(ts.nationality.unique()):
+        nat_fy[n] = total(ts, "border_arrivals", "2022-10-01", "2023-10-01", nationality=n)
+    cr_co = ["Colombia", "Costa Rica"]
+    residents = stock_on(ts, RESIDENT_STOCKS, SURVEY_DATE, host=cr_co)
+    aware = stock_on(ts, "aware_smo", SURVEY_DATE, host=cr_co)
+    registered = stock_on(ts, "registered_smo", SURVEY_DATE, host=cr_co)
+    reg_may = total(ts, "smo_registrations", "2000-01-01", "2024-06-01")
+    reg_col = total(ts, "smo_registrations", "2000-01-01", "2024-05-01", host="Colombia")
+    reg_apr = total(ts, "smo_registrations", "2000-01-01", "2024-05-01")
+    arr23 = lambda **w: total(ts, "border_arrivals", "2023-01-01", "2024-01-01", **w)
+    smug23 = lambda **w: total(ts, "border_arrivals_smuggled", "2023-01-01", "2024-01-01", **w)
+    return {
+        "darien_2023": total(ts, "darien_crossings", "2023-01-01", "2024-01-01"),
+        "darien_venezuela_2023": total(ts, "darien_crossings", "2023-01-01", "2024-01-01", nationality="Venezuela"),
+        "darien_venezuela_jan_may_2024": total(ts, "darien_crossings", "2024-01-01", "2024-06-01", nationality="Venezuela"),
+        "venezuelan_darien_drop_after_parole": 1 - window_ratio(ts, "darien_crossings", PAROLE_ANNOUNCED, nationality="Venezuela"),
+        "smo_registrations_may2024": reg_may,
+        "smo_approvals_may2024": total(ts, "smo_approvals", "2000-01-01", "2024-06-01"),
+        "smo_relocations_may2024": total(ts, "smo_relocations", "2000-01-01", "2024-06-01"),
+        "smo_registrations_colombia_apr2024": reg_col,
+        "smo_colombia_share": _share(reg_col, reg_apr),
+        "aware_smo_colombia_costa_rica": _share(aware, residents),
+        "not_registered_among_aware": 1 - _share(registered, aware) if aware > 0 else float("nan"),
+        "smuggler_use_2023": _share(smug23(), arr23()),
+        "smuggler_use_cuban": _share(smug23(nationality="Cuba"), arr23(nationality="Cuba")),
+        "smuggler_use_venezuelan": _share(smug23(nationality="Venezuela"), arr23(nationality="Venezuela")),
+        "border_encounters_fy2023": nat_fy,
+    }
+
+
+def summary(model, ts: pd.DataFrame) -> dict:
+    """summary.json: headline totals (people), survey-comparable shares, and the targets beside them."""
+    head = headline(ts)
+    waits = np.array(model.approval_waits, dtype=float) * 7 / 30.44 if model.approval_waits else np.array([np.nan])
+    head["smo_processing_months"] = {"median": float(np.nanmedian(waits)),
+                                     "p25": float(np.nanpercentile(waits, 25)),
+                                     "p75": float(np.nanpercentile(waits, 75))}
+    targets = load_targets()
+    comparison = {k: {"model": head.get(k), "target": t["value"], "source": t["source"]} for k, t in targets.items()}
+    whole = lambda metric: total(ts, metric, "0000", "9999")
+    return {
+        "scenario": model.scenario.name,
+        "period": {"start": model.start.isoformat(), "end": model.scenario.end.isoformat()},
+        "units": "people",
+        "totals": {m: whole(m) for m in ("darien_crossings", "smo_registrations", "smo_approvals", "smo_relocations",
+                                         "parole_arrivals", "border_arrivals", "deaths", "expelled", "gave_up_waiting")},
+        "darien_crossings_by_nationality": ts[ts.metric == "darien_crossings"].groupby("nationality").value.sum().to_dict(),
+        "headline": head,
+        "targets": comparison,
+    }

@@ -1,0 +1,32 @@
+"""Shared fixtures: small runs of the Americas baseline and of the test pack, built once per session."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from abm.model import SafeMobilityModel
+from abm.outputs import timeseries
+from abm.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "experiments" / "baseline.toml"
+TESTLAND = ROOT / "tests" / "data" / "testland.toml"
+
+# A small baseline for unit tests: a tenth of the default scale (about 15,000 agents).
+SMALL = 0.001
+
+
+def run_model(path=BASELINE, **kw):
+    overrides = kw.pop("overrides", None)
+    sc = load_scenario(path, overrides=overrides, **kw)
+    m = SafeMobilityModel(sc)
+    m.run()
+    m.release()
+    return m
+
+
+@pytest.fixture(scope="session")
+def small_run():
+    m = run_model(scale=SMALL, seed=3)
+    return m, timeseries(m)
