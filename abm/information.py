@@ -14,12 +14,6 @@ from agents.states import ParoleStage, State
 
 RISK_AFTER_A_DEATH = 0.05  # assumption: believed risk of dying after a contact died on the route
 
-# columns of the stacked neighbour sums
-COLS = ("aware_smo", "aware_parole", "rules_smo", "rules_parole", "fee", "expel",
-        "b_smo", "b_parole", "b_wait", "b_admit", "talk",
-        "smo_pos", "smo_neg", "parole_pos", "parole_neg", "admitted", "expelled", "died", "arrived")
-C = {c: i for i, c in enumerate(COLS)}
-
 SIGNALS = {  # event columns <- events of the previous week
     "smo_pos": ("smo_approvals", "smo_relocations"),
     "smo_neg": ("smo_rejected", "smo_withdrawn", "smo_ineligible"),
@@ -31,29 +25,57 @@ SIGNALS = {  # event columns <- events of the previous week
     "arrived": ("admitted", "parole_arrivals", "smo_relocations"),
 }
 
+# columns of the stacked neighbour sums: states and beliefs, then last week's outcome signals
+COLS = ("aware_smo", "aware_parole", "rules_smo", "rules_parole", "fee", "expel",
+        "b_smo", "b_parole", "b_wait", "b_admit", "talk") + tuple(SIGNALS)
+C = {c: i for i, c in enumerate(COLS)}
+
+
+
+def _columns(m, rows) -> np.ndarray:
+    """The COLS values of persons `rows` (zero for those who cannot talk)."""
+    p = m.people
+    talk = m.talkers[rows]
+    X = np.zeros((len(rows), len(COLS)), dtype=np.float32)
+    a_smo, a_par = p.aware_smo[rows] & talk, p.aware_parole[rows] & talk
+    X[:, C["aware_smo"]] = a_smo
+    X[:, C["aware_parole"]] = a_par
+    X[:, C["rules_smo"]] = p.rules_smo[rows] & talk
+    X[:, C["rules_parole"]] = p.rules_parole[rows] & talk
+    X[:, C["fee"]] = p.fee_belief[rows] & a_smo
+    X[:, C["expel"]] = p.expel_belief[rows] & a_smo
+    X[:, C["b_smo"]] = p.b_smo[rows] * a_smo
+    X[:, C["b_parole"]] = p.b_parole[rows] * a_par
+    X[:, C["b_wait"]] = p.b_wait[rows] * a_smo
+    X[:, C["b_admit"]] = p.b_admit[rows] * talk
+    X[:, C["talk"]] = talk
+    X[:, C["smo_pos"]:] = m.signals[rows]
+    return X
+
 
 def neighbour_sums(m, idx, full: bool) -> np.ndarray:
-    """Sums over each listener's contacts of the columns in COLS (contacts who can talk only)."""
-    p = m.people
-    talk = m.talkers
-    X = np.zeros((p.n, len(COLS)), dtype=np.float32)
-    X[:, C["aware_smo"]] = p.aware_smo & talk
-    X[:, C["aware_parole"]] = p.aware_parole & talk
-    X[:, C["rules_smo"]] = p.rules_smo & talk
-    X[:, C["rules_parole"]] = p.rules_parole & talk
-    X[:, C["fee"]] = p.fee_belief & p.aware_smo & talk
-    X[:, C["expel"]] = p.expel_belief & p.aware_smo & talk
-    X[:, C["b_smo"]] = p.b_smo * (p.aware_smo & talk)
-    X[:, C["b_parole"]] = p.b_parole * (p.aware_parole & talk)
-    X[:, C["b_wait"]] = p.b_wait * (p.aware_smo & talk)
-    X[:, C["b_admit"]] = p.b_admit * talk
-    X[:, C["talk"]] = talk
-    for col, names in SIGNALS.items():
-        for name in names:
-            X[m.last_events.get(name, _EMPTY), C[col]] += 1
+    """Sums over each listener's contacts of the columns in COLS (contacts who can talk only).
+    `full`: one sparse product for everyone (the weekly step); otherwise contact by contact."""
     if full:
-        return (m.adj @ X)[idx]
-    return m.adj[idx] @ X
+        return (m.adj @ _columns(m, np.arange(m.people.n)))[idx]
+    a = m.adj
+    out = np.zeros((len(idx), len(COLS)), dtype=np.float32)
+    for j, i in enumerate(idx):
+        nb = a.indices[a.indptr[i]:a.indptr[i + 1]]
+        if len(nb):
+            out[j] = _columns(m, nb).sum(axis=0)
+    return out
+
+
+def signal_matrix(n: int, events: dict) -> np.ndarray:
+    """Per person, how many of last week's outcome events of each signal kind they had."""
+    S = np.zeros((n, len(SIGNALS)), dtype=np.float32)
+    for j, names in enumerate(SIGNALS.values()):
+        for name in names:
+            ev = events.get(name)
+            if ev is not None and len(ev):
+                np.add.at(S[:, j], ev, 1.0)
+    return S
 
 
 _EMPTY = np.empty(0, dtype=np.int64)

@@ -62,9 +62,9 @@ class SafeMobilityModel(mesa.Model):
         self.timeline = Timeline(scenario.policies, {**smo.HANDLERS, **parole.HANDLERS, **border.HANDLERS,
                                                      **information.HANDLERS})
         self.events: dict[str, list] = defaultdict(list)
-        self.last_events: dict[str, np.ndarray] = {}
         self.admit_rate = np.full(len(pack.nationalities), np.nan)
         self.talkers = np.zeros(self.people.n, dtype=bool)
+        self.signals = information.signal_matrix(self.people.n, {})
         self.n_cells = len(pack.nationalities) * len(pack.places)
         self._metrics: dict[str, np.ndarray] = {}
         self.approval_waits: list[int] = []  # weeks from SMO registration to approval
@@ -201,7 +201,7 @@ class SafeMobilityModel(mesa.Model):
             self.datacollector.collect(self)
         self._update_admit_rate(ev)
         border.update_shutdown(self, len(ev.get("border_arrivals", ())) * self.weight)
-        self.last_events = ev
+        self.signals = information.signal_matrix(p.n, ev)
         self.week += 1
         if self.week >= self.n_weeks:
             self.running = False
