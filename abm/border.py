@@ -39,7 +39,8 @@ def step(m):
         admitted = at[u >= p_expel + p_remove]
         p.set_state(admitted, State.IN_US, w)
         m.event("admitted", admitted)
-        m.event("expelled", np.concatenate([expelled, removed]))
+        m.event("expelled", expelled)
+        m.event("removed", removed)
         p.set_state(removed, State.RETURNED, w)
         again = m.streams.uniform("reattempt", w, expelled) < b.cfg["p_reattempt"] * m.beh["reattempt_choice"]
         from .darien import reenter_last

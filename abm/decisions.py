@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.states import Option, ParoleStage, SmoStage, State, Status
+from agents.states import Intent, Option, ParoleStage, SmoStage, State, Status
 
 from . import darien, parole, smo
 
@@ -30,10 +30,10 @@ def smo_open_to(m, idx) -> np.ndarray:
 
 
 def parole_open_to(m, idx) -> np.ndarray:
-    """Whether each person thinks parole could be for them: announced for their nationality, and not
-    known to be ruled out by its requirements."""
+    """Whether each person thinks parole could be for them: announced for their nationality, not denied
+    before, and not known to be ruled out by its requirements."""
     p = m.people
-    ok = p.aware_parole[idx] & m.parole_nat_ok[p.nat[idx]]
+    ok = p.aware_parole[idx] & m.parole_nat_ok[p.nat[idx]] & ~p.parole_denied[idx]
     known = p.rules_parole[idx]
     if known.any():
         ok[known] &= parole.eligible(m, idx[known])
@@ -50,7 +50,8 @@ def deciders(m, idx) -> tuple[np.ndarray, np.ndarray]:
     settled = st == State.INTEGRATING
     u = m.streams.uniform("prompt", w, idx)
     hazard = np.exp(p.push[idx].astype(np.float64))
-    pushed = settled & (u < hazard)
+    pushed = settled & ((u < hazard) | p.redecide[idx])
+    p.redecide[idx[pushed]] = False
     legal = np.zeros(len(idx), dtype=bool)
     cand = settled & ~pushed
     if cand.any():
@@ -85,7 +86,7 @@ def utilities(m, idx, legal_only) -> np.ndarray:
     V[st == State.WAITING_SMO, Option.SMO] += g
     V[st == State.WAITING_PAROLE, Option.PAROLE] += g
     waiting = (st == State.WAITING_SMO) | (st == State.WAITING_PAROLE)
-    V[waiting & (p.intent[idx] == Option.MOVE), Option.MOVE] += g
+    V[waiting & (p.intent[idx] == Intent.MOVE), Option.MOVE] += g
     return V
 
 
@@ -104,6 +105,9 @@ def step(m, idx):
     if len(who) == 0:
         return
     choice = choose(m, who, utilities(m, who, legal_only))
+    # someone prompted to leave who takes a legal option decides afresh if it fails
+    pushed = (m.people.state[who] == State.INTEGRATING) & ~legal_only
+    m.people.intent[who[pushed & ((choice == Option.SMO) | (choice == Option.PAROLE))]] = Intent.UNDECIDED
     apply_choices(m, who, choice)
 
 
@@ -119,7 +123,8 @@ def apply_choices(m, idx, choice):
     m.event("gave_up_waiting", gave_up)
 
     stay = idx[choice == Option.INTEGRATE]
-    p.intent[stay] = Option.INTEGRATE
+    p.intent[stay] = Intent.STAY
+    p.prep_left[stay] = 0  # a later plan to move starts afresh from the savings then
     p.set_state(stay[p.state[stay] != State.INTEGRATING], State.INTEGRATING, w)
 
     move = choice == Option.MOVE
@@ -128,13 +133,13 @@ def apply_choices(m, idx, choice):
     start = idx[move & (st != State.PREPARING)]
     fresh = start[p.prep_left[start] <= 0]
     p.prep_left[fresh] = darien.prep_weeks(m, fresh)
-    p.intent[idx[move]] = Option.MOVE
+    p.intent[idx[move]] = Intent.MOVE
     p.set_state(start, State.PREPARING, w)
 
     try_smo = idx[(choice == Option.SMO) & (st != State.WAITING_SMO)]
     smo.register_attempt(m, try_smo)
     # turned away by the SMO after dropping a parole application: back to what they meant to do
-    parole.back_to_intent(m, try_smo[p.state[try_smo] == State.WAITING_PAROLE])
+    p.resume_plan(try_smo[p.state[try_smo] == State.WAITING_PAROLE], w)
 
     par = idx[(choice == Option.PAROLE) & (st != State.WAITING_PAROLE)]
     parole.consider(m, par)

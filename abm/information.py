@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.states import ParoleStage, State
+from agents.states import ParoleStage, SmoStage, State
 
+QUEUED = (SmoStage.REGISTERED, SmoStage.UNHCR)
 RISK_AFTER_A_DEATH = 0.05  # assumption: believed risk of dying after a contact died on the route
 
 SIGNALS = {  # event columns <- events of the previous week
@@ -20,14 +21,14 @@ SIGNALS = {  # event columns <- events of the previous week
     "parole_pos": ("parole_arrivals",),
     "parole_neg": ("parole_ineligible",),
     "admitted": ("admitted",),
-    "expelled": ("expelled",),
+    "expelled": ("expelled", "removed"),
     "died": ("deaths",),
     "arrived": ("admitted", "parole_arrivals", "smo_relocations"),
 }
 
 # columns of the stacked neighbour sums: states and beliefs, then last week's outcome signals
 COLS = ("aware_smo", "aware_parole", "rules_smo", "rules_parole", "fee", "expel",
-        "b_smo", "b_parole", "b_wait", "b_admit", "talk") + tuple(SIGNALS)
+        "b_smo", "b_parole", "b_wait", "b_admit", "talk", "smo_waiting", "smo_waited") + tuple(SIGNALS)
 C = {c: i for i, c in enumerate(COLS)}
 
 
@@ -49,6 +50,10 @@ def _columns(m, rows) -> np.ndarray:
     X[:, C["b_wait"]] = p.b_wait[rows] * a_smo
     X[:, C["b_admit"]] = p.b_admit[rows] * talk
     X[:, C["talk"]] = talk
+    # contacts with a case in the queue, and how long they have waited so far
+    waiting = talk & (p.state[rows] == State.WAITING_SMO) & np.isin(p.smo_stage[rows], QUEUED)
+    X[:, C["smo_waiting"]] = waiting
+    X[:, C["smo_waited"]] = np.where(waiting, m.week - p.smo_reg_week[rows], 0)
     X[:, C["smo_pos"]:] = m.signals[rows]
     return X
 
@@ -138,6 +143,11 @@ def step(m, idx, full: bool = True):
         b = getattr(p, f"b_{topic}")
         sel = idx[has]
         b[sel] = _toward(b[sel], K[has, C[f"b_{topic}"]] / kc[has], mix)
+    # the expected SMO wait follows how long contacts' cases have been waiting
+    kw = k("smo_waiting")
+    has = p.aware_smo[idx] & (kw > 0)
+    sel = idx[has]
+    p.b_wait[sel] = _toward(p.b_wait[sel], K[has, C["smo_waited"]] / kw[has], mix)
     kt = k("talk")
     has = kt > 0
     p.b_admit[idx[has]] = _toward(p.b_admit[idx[has]], K[has, C["b_admit"]] / kt[has], mix)

@@ -9,7 +9,7 @@ Weekly step (vectorised, as Starsim steps people):
   4. institutions act: SMO pipeline (abm.smo), parole (abm.parole), the border (abm.border);
   5. travellers advance along the route (abm.darien) and those ready depart;
   6. metrics are collected (Mesa DataCollector), in agents; outputs convert them to people.
-With `reference=True` step 3 runs one Migrant at a time through Mesa's `shuffle_do`, applying the same
+With `reference=True` step 3 runs one Migrant (a Mesa agent) at a time in random order, applying the same
 rules to one person at a time (see agents.migrant); tests check both agree statistically.
 """
 from __future__ import annotations
@@ -26,10 +26,12 @@ from agents.states import RESIDENT, State
 
 from . import border, darien, decisions, information, parole, smo
 from .crn import Streams
+from .errors import InputError
 from .policy import Timeline
 
 FLOWS = ("darien_crossings", "smo_registrations", "smo_approvals", "smo_relocations", "parole_arrivals",
-         "border_arrivals", "deaths", "smo_rejected", "gave_up_waiting", "expelled", "border_arrivals_smuggled")
+         "border_arrivals", "deaths", "smo_rejected", "gave_up_waiting", "expelled", "removed",
+         "border_arrivals_smuggled")
 STOCKS = {
     "aware_smo": None, "waiting_smo": State.WAITING_SMO, "waiting_parole": State.WAITING_PAROLE,
     "integrating": State.INTEGRATING, "preparing": State.PREPARING, "in_transit": State.IN_TRANSIT,
@@ -57,6 +59,8 @@ class SafeMobilityModel(mesa.Model):
         self.routes = darien.Routes(pack)
         self.people = build_people(pack, self.scale, self.start, self.n_weeks, self.streams, self.beh, self.info,
                                    self.routes.option_names)
+        if self.people.n == 0:
+            raise InputError(scenario.path, "run.scale", f"{self.scale:g} agents per person gives no agents at all")
         self.adj = build_network(self.people, scenario.network, self.rng)
         self._init_institutions()
         self.timeline = Timeline(scenario.policies, {**smo.HANDLERS, **parole.HANDLERS, **border.HANDLERS,
@@ -126,8 +130,9 @@ class SafeMobilityModel(mesa.Model):
         return self.date_of(self.week)
 
     def fiscal_year(self) -> int:
-        d = self.date
-        return d.year + 1 if d.month >= 10 else d.year
+        """Resettlement ceilings are per fiscal year, named by the calendar year it ends in."""
+        d, start = self.date, int(self.resettlement["fiscal_year_start_month"])
+        return d.year + 1 if (start > 1 and d.month >= start) else d.year
 
     def resettlement_room(self) -> int:
         ceilings = {int(k): v for k, v in self.resettlement["fiscal_year_ceilings"].items()}
@@ -161,7 +166,9 @@ class SafeMobilityModel(mesa.Model):
         p.set_state(arriving, State.INTEGRATING, w)
         self.talkers = (p.state != State.NOT_ARRIVED) & (p.state != State.DEAD)
         if self.reference:
-            self.agents.shuffle_do("step")
+            # one agent at a time, in an order drawn from model.rng (Mesa's shuffle_do uses model.random)
+            for pid in self.rng.permutation(p.n):
+                self._handles[int(pid)].step()
         else:
             residents = np.flatnonzero(np.isin(p.state, RESIDENT))
             information.step(self, residents, full=True)
@@ -210,7 +217,8 @@ class SafeMobilityModel(mesa.Model):
         n = len(self.pack.nationalities)
         nat = self.people.nat
         a = np.bincount(nat[ev.get("admitted", np.empty(0, dtype=np.int64))], minlength=n)
-        x = np.bincount(nat[ev.get("expelled", np.empty(0, dtype=np.int64))], minlength=n)
+        turned_back = np.concatenate([ev.get("expelled", np.empty(0, dtype=np.int64)), ev.get("removed", np.empty(0, dtype=np.int64))])
+        x = np.bincount(nat[turned_back], minlength=n)
         seen = (a + x) > 0
         new = np.where(seen, a / np.maximum(a + x, 1), np.nan)
         old = self.admit_rate

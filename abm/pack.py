@@ -7,6 +7,7 @@ table refers to must exist, every share must be in [0, 1], and every figure must
 from __future__ import annotations
 
 import copy
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ OFFICE_FIELDS = {
     "host_nationals_eligible": ("bool",), "walk_in": ("bool",),
 }
 RESETTLEMENT_FIELDS = {
+    "fiscal_year_start_month": ("int", 1, 12),
     "decision_weeks": ("int", 0, 104), "p_approve": ("share", 0, 1), "relocation_per_week": ("num", 0, 1e7),
     "news_per_week": ("share", 0, 1),
 }
@@ -71,20 +73,26 @@ def read_toml(path: Path) -> dict:
             return tomllib.load(f)
     except FileNotFoundError:
         raise InputError(path, "-", "file not found") from None
+    except IsADirectoryError:
+        raise InputError(path, "-", "is a folder, not a TOML file") from None
+    except UnicodeDecodeError:
+        raise InputError(path, "-", "not valid TOML (not UTF-8 text)") from None
     except tomllib.TOMLDecodeError as e:
         raise InputError(path, "-", f"not valid TOML ({e})") from None
+    except OSError as e:
+        raise InputError(path, "-", f"cannot be read ({e.strerror})") from None
 
 
-def resolve_pack_dir(name_or_path: str, relative_to: Path | None = None) -> Path:
+def resolve_pack_dir(name_or_path: str, scenario_file: Path) -> Path:
     """A pack is named (a folder under abm/packs) or given as a path (relative to the scenario file)."""
-    candidates = [PACKS_DIR / name_or_path]
-    if relative_to is not None:
-        candidates.insert(0, (relative_to / name_or_path))
-    candidates.append(Path(name_or_path))
+    candidates = [Path(scenario_file).parent / name_or_path, PACKS_DIR / name_or_path, Path(name_or_path)]
     for c in candidates:
-        if c.is_dir():
-            return c.resolve()
-    raise InputError(relative_to or "-", "run.pack", f"no region pack named or at {name_or_path!r}")
+        try:
+            if c.is_dir():
+                return c.resolve()
+        except OSError:
+            continue
+    raise InputError(scenario_file, "run.pack", f"no region pack named or at {name_or_path!r}")
 
 
 def read_pack_dir(path: Path) -> dict:
@@ -132,6 +140,8 @@ def _check_value(where, fieldname, value, spec):
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(*where, f"{fieldname} must be a number, not {value!r}")
+    if not math.isfinite(value):
+        raise InputError(*where, f"{fieldname} must be a finite number, not {value!r}")
     if kind == "int" and int(value) != value:
         raise InputError(*where, f"{fieldname} must be a whole number, not {value!r}")
     lo, hi = spec[1], spec[2]
@@ -142,8 +152,11 @@ def _check_value(where, fieldname, value, spec):
 def _check_table(file, prefix: str, table: dict, spec: dict, required=True, sources_from: dict | None = None):
     if not isinstance(table, dict):
         raise InputError(file, prefix, "must be a table")
+    own = table.get("sources", {})
+    if not isinstance(own, dict):
+        raise InputError(file, f"{prefix}.sources", "must be a table of field = source")
     sources = dict(sources_from or {})
-    sources.update(table.get("sources", {}) or {})
+    sources.update(own)
     for k, v in table.items():
         if k == "sources":
             continue
@@ -159,6 +172,14 @@ def _check_table(file, prefix: str, table: dict, spec: dict, required=True, sour
             raise InputError(file, f"{prefix}.sources.{k}", "every figure must name its source (a seed section, or 'assumption')")
 
 
+def _require_tables(file, key, table):
+    if not isinstance(table, dict):
+        raise InputError(file, key, "must be a table")
+    for name, t in table.items():
+        if not isinstance(t, dict):
+            raise InputError(file, f"{key}.{name}", "must be a table")
+
+
 def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = None) -> Pack:
     """Read, merge overrides into, and validate the pack at `path`. `origin` is the file to blame for overrides."""
     raw = read_pack_dir(path)
@@ -169,6 +190,16 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
         if key not in raw:
             raise InputError(path, key, "missing from the pack")
 
+    for key in ("places", "nationalities", "segments", "options", "offices"):
+        _require_tables(f, key, raw[key])
+    for key in ("resettlement", "parole", "border"):
+        if not isinstance(raw[key], dict):
+            raise InputError(f, key, "must be a table")
+    if not isinstance(raw["group"], list) or not all(isinstance(g, dict) for g in raw["group"]):
+        raise InputError(f, "group", "must be an array of tables ([[group]])")
+    for n, t in raw["nationalities"].items():
+        if not isinstance(t.get("home", ""), str):
+            raise InputError(f, f"nationalities.{n}.home", "must be a place name")
     nationalities = list(raw["nationalities"].keys())
     places = list(raw["places"].keys())
 
@@ -178,8 +209,8 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
         segments[name] = seg
     options = {}
     for name, opt in raw["options"].items():
-        if "segments" not in opt or not opt["segments"]:
-            raise InputError(f, f"options.{name}.segments", "a route option needs at least one segment")
+        if not isinstance(opt.get("segments"), list) or not opt["segments"]:
+            raise InputError(f, f"options.{name}.segments", "a route option needs a list of at least one segment")
         for s in opt["segments"]:
             if s not in segments:
                 raise InputError(f, f"options.{name}.segments", f"unknown segment {s!r}")

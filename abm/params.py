@@ -26,9 +26,9 @@ PARAMS: dict[str, dict[str, tuple]] = {
     },
     "information": {
         "wom_awareness": (0.006, 0.0, 1.0, "calibrated: weekly chance that one aware contact makes a person aware (002 s5.2: word of mouth is the main channel)"),
-        "wom_rules": (0.03, 0.0, 1.0, "calibrated: weekly chance that one contact who knows an option's rules passes them on"),
-        "official_rules": (0.02, 0.0, 1.0, "calibrated: weekly chance an aware person with internet learns the rules from official sources (002 s5.3: little official information)"),
-        "search_rules": (0.06, 0.0, 1.0, "calibrated: weekly chance that someone actively considering an option finds out its rules"),
+        "wom_rules": (0.01, 0.0, 1.0, "calibrated: weekly chance that one contact who knows an option's rules passes them on"),
+        "official_rules": (0.01, 0.0, 1.0, "calibrated: weekly chance an aware person with internet learns the rules from official sources (002 s5.3: little official information)"),
+        "search_rules": (0.03, 0.0, 1.0, "calibrated: weekly chance that someone actively considering an option finds out its rules"),
         "belief_mixing": (0.15, 0.0, 1.0, "assumption: weekly weight of contacts' average belief (DeGroot)"),
         "outcome_learning": (0.2, 0.0, 1.0, "assumption: how far one contact's outcome moves a belief"),
         "outreach_reach": (0.0, 0.0, 1.0, "assumption: weekly reach of official outreach among people with internet; raised by `outreach` policies"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.states import Option, ParoleStage, State
+from agents.states import ParoleStage, State
 
 
 class Parole:
@@ -45,13 +45,6 @@ def eligible(m, idx) -> np.ndarray:
     return ok
 
 
-def back_to_intent(m, idx):
-    p = m.people
-    moving = p.intent[idx] == Option.MOVE
-    p.set_state(idx[moving], State.PREPARING, m.week)
-    p.set_state(idx[~moving], State.INTEGRATING, m.week)
-
-
 def consider(m, idx):
     """People who chose parole: those who know the rules and qualify apply; the rest find out first."""
     p, w = m.people, m.week
@@ -69,7 +62,7 @@ def _apply_or_drop(m, idx):
     p.parole_stage[yes] = ParoleStage.APPLIED
     p.parole_week[yes] = w
     p.parole_stage[no] = ParoleStage.NONE
-    back_to_intent(m, no)
+    m.people.resume_plan(no, m.week)
     m.event("parole_ineligible", no)
 
 
@@ -95,7 +88,8 @@ def step(m):
     if len(queue):
         denied = m.streams.uniform("parole_denied", w, queue) < pr.p_denied
         p.parole_stage[queue[denied]] = ParoleStage.DENIED
-        back_to_intent(m, queue[denied])
+        p.parole_denied[queue[denied]] = True
+        m.people.resume_plan(queue[denied], m.week)
         m.event("parole_ineligible", queue[denied])
         ok = queue[~denied]
         p.parole_stage[ok] = ParoleStage.AUTHORISED
@@ -128,7 +122,7 @@ def on_close(m, pol):
     stuck = np.flatnonzero((p.state == State.WAITING_PAROLE) & np.isin(p.nat, list(closing))
                            & np.isin(p.parole_stage, (ParoleStage.CONSIDERING, ParoleStage.APPLIED)))
     p.parole_stage[stuck] = ParoleStage.WITHDRAWN
-    back_to_intent(m, stuck)
+    m.people.resume_plan(stuck, m.week)
 
 
 HANDLERS = {"parole_open": on_open, "parole_set": on_set, "parole_close": on_close}

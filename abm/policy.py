@@ -61,7 +61,7 @@ def check_policies(entries: list, pack: Pack, file, start: dt.date, end: dt.date
         if not isinstance(e, dict):
             raise InputError(file, where, "must be a table")
         kind = e.get("kind")
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             raise InputError(file, f"{where}.kind", f"unknown policy kind {kind!r} (known: {', '.join(KINDS)})")
         date = parse_date(e.get("date"), file, f"{where}.date")
         if date > end:
@@ -77,16 +77,16 @@ def check_policies(entries: list, pack: Pack, file, start: dt.date, end: dt.date
                 raise InputError(file, f"{where}.{k}", f"not a field of a {kind} policy (fields: {', '.join(spec) or 'none'})")
             s = spec[k]
             if s[0] == "office":
-                if v not in pack.offices:
+                if not isinstance(v, str) or v not in pack.offices:
                     raise InputError(file, f"{where}.{k}", f"unknown office {v!r} (known: {', '.join(pack.offices)})")
             elif s[0] == "nationalities":
                 if not isinstance(v, list):
                     raise InputError(file, f"{where}.{k}", "must be a list of nationalities")
                 for n in v:
-                    if n not in pack.nationalities:
+                    if not isinstance(n, str) or n not in pack.nationalities:
                         raise InputError(file, f"{where}.{k}", f"unknown nationality {n!r} (known: {', '.join(pack.nationalities)})")
             elif s[0] == "topic":
-                if v not in TOPICS:
+                if not isinstance(v, str) or v not in TOPICS:
                     raise InputError(file, f"{where}.{k}", f"unknown topic {v!r} (known: {', '.join(TOPICS)})")
             else:
                 _check_value((file, f"{where}.{k}"), k, v, s)
@@ -100,7 +100,8 @@ def check_policies(entries: list, pack: Pack, file, start: dt.date, end: dt.date
 
 
 class Timeline:
-    """Applies each policy in the week containing its date (those dated before the start, at the start)."""
+    """Applies each policy in the week containing its date; those dated before the first simulated week
+    (the first burn-in week) apply in that week."""
 
     def __init__(self, policies: list[Policy], handlers: dict):
         self.policies = policies

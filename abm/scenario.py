@@ -75,6 +75,8 @@ def _read_with_extends(path: Path, seen: tuple = ()) -> dict:
         raise InputError(path, "extends", f"no scenario file at {ppath}")
     base = _read_with_extends(ppath, seen + (path.resolve(),))
     child_policies = data.pop("policy", [])
+    if not isinstance(child_policies, list) or not isinstance(base.get("policy", []), list):
+        raise InputError(path, "policy", "must be an array of tables ([[policy]])")
     merged = deep_merge({k: v for k, v in base.items() if k != "policy"}, {k: v for k, v in data.items() if k != "extends"})
     merged["policy"] = child_policies if data.get("replace_policies") else base.get("policy", []) + child_policies
     return merged
@@ -126,7 +128,20 @@ def _check_params(data: dict, file) -> dict[str, dict]:
 
 def load_scenario(path, overrides: list[str] | None = None, scale: float | None = None,
                   seed: int | None = None) -> Scenario:
-    path = Path(path)
+    """Read, override and validate a scenario; an error in a value set with --set names the command line."""
+    set_paths = [".".join(parse_set(o)[0]) for o in overrides or [] if "=" in o]
+    try:
+        return _load(Path(path), overrides, scale, seed)
+    except InputError as e:
+        field = e.field
+        for k in set_paths:
+            k2 = k[len("pack."):] if k.startswith("pack.") else k
+            if any(field == x or field.startswith(x + ".") or x.startswith(field + ".") for x in (k, k2)):
+                raise InputError(CLI, field, e.message) from None
+        raise
+
+
+def _load(path: Path, overrides, scale, seed) -> Scenario:
     data = _read_with_extends(path)
     data = copy.deepcopy(data)
     overrides = list(overrides or [])
@@ -174,7 +189,7 @@ def load_scenario(path, overrides: list[str] | None = None, scale: float | None 
     pack_over = data.get("pack", {}) or {}
     if not isinstance(pack_over, dict):
         raise InputError(file, "pack", "must be a table of overrides to the region pack")
-    pack = load_pack(resolve_pack_dir(run["pack"], path.parent), pack_over, origin=file)
+    pack = load_pack(resolve_pack_dir(run["pack"], path), pack_over, origin=file)
     policies = data.get("policy", []) or []
     if not isinstance(policies, list):
         raise InputError(file, "policy", "must be an array of tables ([[policy]])")

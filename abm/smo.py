@@ -9,7 +9,7 @@ import datetime as dt
 import numpy as np
 
 from agents.population import day_number
-from agents.states import Option, SmoStage, State, Status
+from agents.states import SmoStage, State, Status
 
 
 class Office:
@@ -98,11 +98,8 @@ def _fifo(m, mask, order_key):
 
 def close_case(m, idx, stage: SmoStage):
     """End an SMO case; the person goes back to what they meant to do before (stay, or move)."""
-    p = m.people
-    p.smo_stage[idx] = stage
-    moving = p.intent[idx] == Option.MOVE
-    m.people.set_state(idx[moving], State.PREPARING, m.week)
-    m.people.set_state(idx[~moving], State.INTEGRATING, m.week)
+    m.people.smo_stage[idx] = stage
+    m.people.resume_plan(idx, m.week)
 
 
 def step(m):
@@ -144,7 +141,8 @@ def step(m):
     due = _fifo(m, (p.state == State.WAITING_SMO) & (p.smo_stage == SmoStage.UNHCR)
                 & (w - p.smo_stage_week >= rs["decision_weeks"]), p.smo_stage_week)
     if len(due):
-        approve = m.streams.uniform("smo_approve", w, due) < rs["p_approve"]
+        # one decision per person (not redrawn each week), so a binding ceiling makes a queue
+        approve = m.streams.uniform("smo_approve", 0, due) < rs["p_approve"]
         rejected = due[~approve]
         cand = due[approve]
         room = m.resettlement_room()

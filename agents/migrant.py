@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import mesa
 
-from .states import Option, ParoleStage, SmoStage, State, Status
+from .states import Intent, ParoleStage, SmoStage, State, Status
 
 _FIELDS = ("resources", "debt", "patience", "aware_smo", "aware_parole", "rules_smo", "rules_parole",
            "b_smo", "b_parole", "b_wait", "b_admit", "b_risk", "fee_belief", "expel_belief",
@@ -40,8 +40,8 @@ class Migrant(mesa.Agent):
         return Status(self._p.status[self.pid])
 
     @property
-    def intent(self) -> Option:
-        return Option(self._p.intent[self.pid])
+    def intent(self) -> Intent:
+        return Intent(self._p.intent[self.pid])
 
     @property
     def smo_case(self) -> SmoStage:

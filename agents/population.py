@@ -10,7 +10,7 @@ import datetime as dt
 
 import numpy as np
 
-from .states import Option, ParoleStage, SmoStage, State, Status
+from .states import Intent, ParoleStage, SmoStage, State, Status
 
 EPOCH = dt.date(1970, 1, 1)
 ALWAYS_PRESENT = -10**6  # arrival day for people at home: present before any cut-off
@@ -70,6 +70,7 @@ class People:
         self.since = z(np.int16)
         self.intent = z(np.int8)
         self.prep_left = z(np.int16)
+        self.redecide = z(bool)           # reconsiders next week (a legal option failed, plan undecided)
         self.smo_stage = z(np.int8)
         self.smo_week = z(np.int16)       # week the case (or the attempt to register) began
         self.smo_stage_week = z(np.int16)
@@ -81,13 +82,22 @@ class People:
         self.smuggler = z(bool)
         self.injured = z(bool)
         self.crossed_darien = z(bool)
-        self.smo_no_route = z(bool)
+        self.smo_no_route = z(bool)       # learnt the SMO has nothing for them (IOM referral, rejection)
         self.ever_registered = z(bool)    # got through an SMO portal at some point
-        self.smo_reg_week = z(np.int16)       # learnt the SMO has nothing for them (IOM referral, rejection)
+        self.smo_reg_week = z(np.int16)   # week of registration
+        self.parole_denied = z(bool)      # a parole application was denied
 
     def set_state(self, idx, state: State, week: int):
         self.state[idx] = state
         self.since[idx] = week
+
+    def resume_plan(self, idx, week: int):
+        """After a legal option ends (turned away, referred, rejected, denied, closed): back to what the
+        person meant to do: keep preparing to move, stay, or decide afresh next week."""
+        intent = self.intent[idx]
+        self.set_state(idx[intent == Intent.MOVE], State.PREPARING, week)
+        self.set_state(idx[intent != Intent.MOVE], State.INTEGRATING, week)
+        self.redecide[idx[intent == Intent.UNDECIDED]] = True
 
 
 def build_people(pack, scale: float, start: dt.date, n_weeks: int, streams, beh: dict, info: dict,
@@ -140,7 +150,7 @@ def build_people(pack, scale: float, start: dt.date, n_weeks: int, streams, beh:
         p.route[sl] = np.array([option_names.index(r) for r in names])[pick]
         i += m
     p.state[:] = np.where(p.arrival_week < 0, State.INTEGRATING, State.NOT_ARRIVED)
-    p.intent[:] = Option.INTEGRATE
+    p.intent[:] = Intent.STAY
     p.smo_stage[:] = SmoStage.NONE
     p.parole_stage[:] = ParoleStage.NONE
     p.b_admit[:] = beh["prior_admit"]

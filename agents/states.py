@@ -32,6 +32,14 @@ class Option(IntEnum):
     MOVE = 3
 
 
+class Intent(IntEnum):
+    """What a person means to do if the legal option they are pursuing fails."""
+
+    STAY = 0
+    MOVE = 1
+    UNDECIDED = 2    # prompted to leave, took a legal option first: decides afresh if it fails
+
+
 class SmoStage(IntEnum):
     NONE = 0
     PENDING = 1      # chose to register; trying to get through the portal's weekly quota

@@ -12,14 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-TARGETS_FILE = Path(__file__).with_name("targets.toml")
+#: packs whose outputs can be compared with targets here: pack meta `calibration_targets` names the file
+TARGETS_DIR = Path(__file__).parent
 SURVEY_DATE = "2024-03-01"          # assumption: MMC 4Mi interviews before the report's fieldwork (002 s1.1)
 PAROLE_ANNOUNCED = dt.date(2022, 10, 12)
 RESIDENT_STOCKS = ("integrating", "waiting_smo", "waiting_parole", "preparing")
 
 
-def load_targets() -> dict:
-    with open(TARGETS_FILE, "rb") as f:
+def load_targets(name: str = "targets.toml") -> dict:
+    with open(TARGETS_DIR / name, "rb") as f:
         return tomllib.load(f)
 
 
@@ -34,6 +35,8 @@ def total(ts: pd.DataFrame, metric: str, start: str, end: str, **where) -> float
 def stock_on(ts: pd.DataFrame, metrics, date: str, **where) -> float:
     """A stock in the week containing `date`."""
     dates = np.sort(ts.date.unique())
+    if len(dates) == 0:
+        return 0.0
     d = dates[dates <= date].max() if (dates <= date).any() else dates[0]
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     sel = ts.metric.isin(metrics) & (ts.date == d)
@@ -66,10 +69,11 @@ def headline(ts: pd.DataFrame) -> dict:
     nat_fy = {}
     for n in sorted(ts.nationality.unique()):
         nat_fy[n] = total(ts, "border_arrivals", "2022-10-01", "2023-10-01", nationality=n)
-    cr_co = ["Colombia", "Costa Rica"]
-    residents = stock_on(ts, RESIDENT_STOCKS, SURVEY_DATE, host=cr_co)
-    aware = stock_on(ts, "aware_smo", SURVEY_DATE, host=cr_co)
-    registered = stock_on(ts, "registered_smo", SURVEY_DATE, host=cr_co)
+    # MMC 4Mi surveys migrants: people of another nationality living in Colombia or Costa Rica
+    migrants = ts[ts.host.isin(["Colombia", "Costa Rica"]) & (ts.nationality != ts.host)]
+    residents = stock_on(migrants, RESIDENT_STOCKS, SURVEY_DATE)
+    aware = stock_on(migrants, "aware_smo", SURVEY_DATE)
+    registered = stock_on(migrants, "registered_smo", SURVEY_DATE)
     reg_may = total(ts, "smo_registrations", "2000-01-01", "2024-06-01")
     reg_col = total(ts, "smo_registrations", "2000-01-01", "2024-05-01", host="Colombia")
     reg_apr = total(ts, "smo_registrations", "2000-01-01", "2024-05-01")
@@ -95,22 +99,45 @@ def headline(ts: pd.DataFrame) -> dict:
 
 
 def summary(model, ts: pd.DataFrame) -> dict:
-    """summary.json: headline totals (people), survey-comparable shares, and the targets beside them."""
-    head = headline(ts)
-    waits = np.array(model.approval_waits, dtype=float) * 7 / 30.44 if model.approval_waits else np.array([np.nan])
-    head["smo_processing_months"] = {"median": float(np.nanmedian(waits)),
-                                     "p25": float(np.nanpercentile(waits, 25)),
-                                     "p75": float(np.nanpercentile(waits, 75))}
-    targets = load_targets()
-    comparison = {k: {"model": head.get(k), "target": t["value"], "source": t["source"]} for k, t in targets.items()}
+    """summary.json: headline totals (people); for packs with calibration targets (meta
+    `calibration_targets`), the survey-comparable figures with the targets beside them."""
     whole = lambda metric: total(ts, metric, "0000", "9999")
-    return {
+    out = {
         "scenario": model.scenario.name,
+        "pack": model.pack.raw.get("meta", {}).get("name", model.pack.path.name),
         "period": {"start": model.start.isoformat(), "end": model.scenario.end.isoformat()},
         "units": "people",
         "totals": {m: whole(m) for m in ("darien_crossings", "smo_registrations", "smo_approvals", "smo_relocations",
-                                         "parole_arrivals", "border_arrivals", "deaths", "expelled", "gave_up_waiting")},
+                                         "parole_arrivals", "border_arrivals", "deaths", "expelled", "removed",
+                                         "gave_up_waiting")},
         "darien_crossings_by_nationality": ts[ts.metric == "darien_crossings"].groupby("nationality").value.sum().to_dict(),
-        "headline": head,
-        "targets": comparison,
+        "smo_processing_months": _processing_months(model),
     }
+    targets_file = model.pack.raw.get("meta", {}).get("calibration_targets")
+    if targets_file:
+        head = headline(ts)
+        head["smo_processing_months"] = out["smo_processing_months"]
+        out["headline"] = head
+        out["targets"] = {k: {"model": head.get(k), "target": t["value"], "source": t["source"]}
+                          for k, t in load_targets(targets_file).items()}
+    return _finite(out)
+
+
+def _processing_months(model) -> dict:
+    """Months from SMO registration to approval: median and quartiles (None before any approval)."""
+    if not model.approval_waits:
+        return {"median": None, "p25": None, "p75": None}
+    waits = np.array(model.approval_waits, dtype=float) * 7 / 30.44
+    return {"median": float(np.median(waits)), "p25": float(np.percentile(waits, 25)),
+            "p75": float(np.percentile(waits, 75))}
+
+
+def _finite(x):
+    """JSON has no NaN: a ratio with no denominator is reported as null."""
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    return x

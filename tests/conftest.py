@@ -30,3 +30,31 @@ def run_model(path=BASELINE, **kw):
 def small_run():
     m = run_model(scale=SMALL, seed=3)
     return m, timeseries(m)
+
+
+def _ensemble_member(args):
+    path, scale, seed, overrides = args
+    m = run_model(path, scale=scale, seed=seed, overrides=overrides)
+    return timeseries(m)
+
+
+def ensemble(scale: float, seeds, overrides=None, path=BASELINE) -> list:
+    """Time series of several seeds, run two at a time (the machine has two cores)."""
+    from multiprocessing import get_context
+
+    with get_context("fork").Pool(2) as pool:
+        return pool.map(_ensemble_member, [(path, scale, s, overrides) for s in seeds])
+
+
+DEFAULT_SCALE = 0.01  # the baseline's default (experiments/baseline.toml)
+SEEDS = (1, 2, 3, 4, 5)
+
+
+@pytest.fixture(scope="session")
+def default_ensemble():
+    return ensemble(DEFAULT_SCALE, SEEDS)
+
+
+@pytest.fixture(scope="session")
+def half_scale_ensemble():
+    return ensemble(DEFAULT_SCALE / 2, SEEDS)

