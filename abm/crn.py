@@ -16,6 +16,14 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _TWO53 = 1.0 / float(1 << 53)
+_MASK = (1 << 64) - 1
+
+
+def _mix_int(z: int) -> int:
+    """splitmix64 finaliser on a Python int (same function as _mix)."""
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
@@ -29,17 +37,16 @@ class Streams:
     """Counter-based random streams keyed by purpose and week."""
 
     def __init__(self, key: int):
-        self.key = np.uint64(key)
-        self._purpose_keys: dict[str, np.uint64] = {}
+        self.key = int(key) & _MASK
+        self._bases: dict[tuple[str, int], np.uint64] = {}
 
     def _base(self, purpose: str, week: int) -> np.uint64:
-        pk = self._purpose_keys.get(purpose)
-        if pk is None:
-            pk = np.uint64(zlib.crc32(purpose.encode()))
-            self._purpose_keys[purpose] = pk
-        with np.errstate(over="ignore"):
-            z = np.array([self.key ^ (pk << np.uint64(32)) ^ np.uint64(week & 0xFFFFFFFF)], dtype=np.uint64)
-            return _mix(_mix(z))[0]
+        """The stream's offset: a hash of (key, purpose, week), cached (computed with Python ints)."""
+        b = self._bases.get((purpose, week))
+        if b is None:
+            z = self.key ^ (zlib.crc32(purpose.encode()) << 32) ^ (week & 0xFFFFFFFF)
+            b = self._bases[(purpose, week)] = np.uint64(_mix_int(_mix_int(z)))
+        return b
 
     def uniform(self, purpose: str, week: int, ids: np.ndarray) -> np.ndarray:
         """Uniform [0, 1) draws for persons `ids` (int array) for this purpose and week."""

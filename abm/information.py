@@ -51,7 +51,8 @@ def _columns(m, rows) -> np.ndarray:
     X[:, C["b_admit"]] = p.b_admit[rows] * talk
     X[:, C["talk"]] = talk
     # contacts with a case in the queue, and how long they have waited so far
-    waiting = talk & (p.state[rows] == State.WAITING_SMO) & np.isin(p.smo_stage[rows], QUEUED)
+    stage = p.smo_stage[rows]
+    waiting = talk & (p.state[rows] == State.WAITING_SMO) & ((stage == QUEUED[0]) | (stage == QUEUED[1]))
     X[:, C["smo_waiting"]] = waiting
     X[:, C["smo_waited"]] = np.where(waiting, m.week - p.smo_reg_week[rows], 0)
     X[:, C["smo_pos"]:] = m.signals[rows]

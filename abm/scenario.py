@@ -193,7 +193,7 @@ def _load(path: Path, overrides, scale, seed) -> Scenario:
     policies = data.get("policy", []) or []
     if not isinstance(policies, list):
         raise InputError(file, "policy", "must be an array of tables ([[policy]])")
-    pols = check_policies(policies, pack, file, start, end)
+    pols = check_policies(policies, pack, file)
     return Scenario(path=path, name=str(run.get("name", path.stem)), pack=pack, start=start, end=end,
                     seed=int(seed), scale=float(scale), spinup_weeks=spin, behaviour=pars["behaviour"],
                     information=pars["information"], network=pars["network"], policies=pols,

@@ -44,3 +44,10 @@ def test_key_changes_everything():
 def test_normal_draws():
     z = Streams(5).normal("n", 0, np.arange(100_000))
     assert stats.kstest(z, "norm").pvalue > 1e-4
+
+
+def test_python_and_numpy_mixers_agree():
+    from abm.crn import _mix, _mix_int
+    z = np.array([0, 1, 2**63 + 5, 2**64 - 1], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        assert [int(v) for v in _mix(z)] == [_mix_int(int(v)) for v in z]

@@ -1,0 +1,64 @@
+"""The vectorised weekly step agrees statistically with the per-agent Mesa reference step.
+
+The reference step applies the same rules one Migrant at a time, in random order, on the live arrays
+(asynchronous updating); the vectorised step applies them to everyone at once. They should give the
+same distribution of outcomes. Design: the spread of each outcome is estimated from 20 cheap
+vectorised runs; the mean of k reference runs (other seeds) must lie within 3.5 standard errors
+(sd * sqrt(1/k + 1/20)) of the vectorised mean, for each of the outcomes below. Under agreement a
+single outcome fails with probability about 0.05%, so the five together about 0.25%.
+"""
+import numpy as np
+import pytest
+
+from abm.model import SafeMobilityModel
+from abm.outputs import timeseries
+from abm.scenario import load_scenario
+from tests.conftest import BASELINE
+
+# a year around the parole pause and the SMOs' first months, at a scale the per-agent step can afford
+WINDOW = ["run.start=2022-09-01", "run.end=2023-08-31", "run.spinup_weeks=4"]
+SCALE = 0.0002
+OUTCOMES = ("darien_crossings", "border_arrivals", "parole_arrivals", "smo_registrations", "aware_smo_end")
+
+
+def outcomes(seed: int, reference: bool) -> dict:
+    m = SafeMobilityModel(load_scenario(BASELINE, scale=SCALE, seed=seed, overrides=WINDOW), reference=reference)
+    m.run()
+    m.release()
+    ts = timeseries(m)
+    tot = ts.groupby("metric").value.sum()
+    last = ts[(ts.metric == "aware_smo") & (ts.date == ts.date.max())].value.sum()
+    return {**{k: tot[k] for k in OUTCOMES[:-1]}, "aware_smo_end": last}
+
+
+def _run(args):
+    return outcomes(*args)
+
+
+def runs(seeds, reference):
+    from multiprocessing import get_context
+
+    with get_context("fork").Pool(2) as pool:
+        return pool.map(_run, [(s, reference) for s in seeds])
+
+
+@pytest.fixture(scope="module")
+def vectorised():
+    return runs(range(101, 121), False)
+
+
+def check(vec, ref):
+    for k in OUTCOMES:
+        v = np.array([r[k] for r in vec])
+        x = np.array([r[k] for r in ref])
+        se = v.std(ddof=1) * np.sqrt(1 / len(x) + 1 / len(v))
+        assert abs(x.mean() - v.mean()) <= 3.5 * se + 1e-9, (k, x.mean(), v.mean(), se)
+
+
+def test_reference_step_agrees_with_vectorised(vectorised):
+    check(vectorised, runs((1, 2, 3), True))
+
+
+@pytest.mark.slow
+def test_reference_step_agrees_with_vectorised_more_seeds(vectorised):
+    check(vectorised, runs(range(4, 12), True))

@@ -1,0 +1,31 @@
+"""Results in people agree across two scales (agents per person) within sampling error.
+
+Five seeds at the default scale and five at half of it; for each headline figure a Welch t-test of
+equal means. With six figures, each must have p > 0.001 (Bonferroni: family-wise false alarm under
+agreement at most 0.6%). A bias of the size of the seed-to-seed spread would fail.
+"""
+import numpy as np
+from scipy import stats
+
+from calibration.targets import headline
+
+FIGURES = ("darien_2023", "darien_venezuela_2023", "smo_registrations_may2024", "smo_approvals_may2024",
+           "aware_smo_colombia_costa_rica")
+
+
+def figures(ts):
+    h = headline(ts)
+    out = {k: h[k] for k in FIGURES}
+    out["border_fy2023"] = sum(h["border_encounters_fy2023"].values())
+    return out
+
+
+def test_headline_figures_agree_across_scales(default_ensemble, half_scale_ensemble):
+    a = [figures(ts) for ts in default_ensemble]
+    b = [figures(ts) for ts in half_scale_ensemble]
+    for k in a[0]:
+        x, y = np.array([r[k] for r in a]), np.array([r[k] for r in b])
+        p = stats.ttest_ind(x, y, equal_var=False).pvalue
+        assert p > 0.001, (k, x.mean(), y.mean(), p)
+        # and the people are the same order of magnitude, not agents
+        assert 0.5 < x.mean() / y.mean() < 2, k
