@@ -82,6 +82,7 @@ def _enter(m, idx, pos):
 
 def depart(m, idx):
     m.people.set_state(idx, State.IN_TRANSIT, m.week)
+    m.people.departed[idx] = True
     _enter(m, idx, np.zeros(len(idx), dtype=np.int16))
 
 

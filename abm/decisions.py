@@ -138,8 +138,6 @@ def apply_choices(m, idx, choice):
 
     try_smo = idx[(choice == Option.SMO) & (st != State.WAITING_SMO)]
     smo.register_attempt(m, try_smo)
-    # turned away by the SMO after dropping a parole application: back to what they meant to do
-    p.resume_plan(try_smo[p.state[try_smo] == State.WAITING_PAROLE], w)
 
     par = idx[(choice == Option.PAROLE) & (st != State.WAITING_PAROLE)]
     parole.consider(m, par)

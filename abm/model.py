@@ -100,6 +100,7 @@ class SafeMobilityModel(mesa.Model):
         self.office_cutoff_day = np.full(n_pl, NO_CUTOFF, dtype=np.int64)
         self.office_status_required = np.zeros(n_pl, dtype=bool)
         self.office_walk_in = np.zeros(n_pl, dtype=bool)
+        self.office_documents_required = np.zeros(n_pl, dtype=bool)
         self.parole_nat_ok = np.zeros(n_nat, dtype=bool)
         self.refresh_offices()
 
@@ -116,6 +117,7 @@ class SafeMobilityModel(mesa.Model):
             self.office_cutoff_day[pl] = off.opened_day if (off.presence_cutoff and off.opened_day is not None) else NO_CUTOFF
             self.office_status_required[pl] = off.regular_status_required
             self.office_walk_in[pl] = off.walk_in
+            self.office_documents_required[pl] = off.documents_required
 
     def refresh_parole(self):
         self.parole_nat_ok[:] = False

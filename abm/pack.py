@@ -40,7 +40,7 @@ SEGMENT_FIELDS = {
 OFFICE_FIELDS = {
     "weekly_quota": ("num", 0, 1e7), "assess_per_week": ("num", 0, 1e7),
     "presence_cutoff": ("bool",), "regular_status_required": ("bool",),
-    "host_nationals_eligible": ("bool",), "walk_in": ("bool",),
+    "host_nationals_eligible": ("bool",), "walk_in": ("bool",), "documents_required": ("bool",),
 }
 RESETTLEMENT_FIELDS = {
     "fiscal_year_start_month": ("int", 1, 12),
@@ -263,7 +263,7 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
     for name, off in raw["offices"].items():
         if name not in places:
             raise InputError(f, f"offices.{name}", f"an office must be in a place of the pack, not {name!r}")
-        off = {"walk_in": False, **off}
+        off = {"walk_in": False, "documents_required": False, **off}
         _check_table(f, f"offices.{name}", off, OFFICE_FIELDS)
         offices[name] = off
     _check_table(f, "resettlement", raw["resettlement"], RESETTLEMENT_FIELDS)

@@ -24,6 +24,7 @@ class Office:
         self.regular_status_required = cfg["regular_status_required"]
         self.host_nationals_eligible = cfg["host_nationals_eligible"]
         self.walk_in = cfg.get("walk_in", False)
+        self.documents_required = cfg.get("documents_required", False)
         self.open = False
         self.opened_day: int | None = None
         self.nationalities: set[int] = set()
@@ -64,6 +65,12 @@ def rule_regular_status(m, idx):
     return ok | ~m.office_status_required[p.place[idx]]
 
 
+def rule_documents(m, idx):
+    """An identity document (national ID or passport), where required (Colombia, Ecuador; 002 s5.5, s6.2)."""
+    p = m.people
+    return p.id_doc[idx] | p.passport[idx] | ~m.office_documents_required[p.place[idx]]
+
+
 def rule_online_access(m, idx):
     """Applications are online only (002 s3.1), unless walk-ins are allowed."""
     p = m.people
@@ -71,7 +78,7 @@ def rule_online_access(m, idx):
 
 
 RULES = (rule_office_open, rule_nationality_listed, rule_host_nationals, rule_presence_cutoff,
-         rule_regular_status, rule_online_access)
+         rule_regular_status, rule_documents, rule_online_access)
 
 
 def eligible(m, idx) -> np.ndarray:
@@ -178,9 +185,9 @@ def register_attempt(m, idx):
     yes, no = idx[ok], idx[~ok]
     p.set_state(yes, State.WAITING_SMO, w)
     p.smo_stage[yes] = SmoStage.PENDING
-    p.smo_week[yes] = w
     p.smo_news[yes] = w
     p.rules_smo[no] = True
+    p.resume_plan(no, w)  # back to their plan; the undecided reconsider next week without the SMO
     m.event("smo_ineligible", no)
     return yes, no
 

@@ -72,7 +72,6 @@ class People:
         self.prep_left = z(np.int16)
         self.redecide = z(bool)           # reconsiders next week (a legal option failed, plan undecided)
         self.smo_stage = z(np.int8)
-        self.smo_week = z(np.int16)       # week the case (or the attempt to register) began
         self.smo_stage_week = z(np.int16)
         self.smo_news = z(np.int16)       # last week with news of the case
         self.parole_stage = z(np.int8)
@@ -82,6 +81,7 @@ class People:
         self.smuggler = z(bool)
         self.injured = z(bool)
         self.crossed_darien = z(bool)
+        self.departed = z(bool)           # set out on the irregular route at some point
         self.smo_no_route = z(bool)       # learnt the SMO has nothing for them (IOM referral, rejection)
         self.ever_registered = z(bool)    # got through an SMO portal at some point
         self.smo_reg_week = z(np.int16)   # week of registration

@@ -112,6 +112,7 @@ def summary(model, ts: pd.DataFrame) -> dict:
                                          "gave_up_waiting")},
         "darien_crossings_by_nationality": ts[ts.metric == "darien_crossings"].groupby("nationality").value.sum().to_dict(),
         "smo_processing_months": _processing_months(model),
+        "route": _route(model),
     }
     targets_file = model.pack.raw.get("meta", {}).get("calibration_targets")
     if targets_file:
@@ -130,6 +131,19 @@ def _processing_months(model) -> dict:
     waits = np.array(model.approval_waits, dtype=float) * 7 / 30.44
     return {"median": float(np.median(waits)), "p25": float(np.percentile(waits, 25)),
             "p75": float(np.percentile(waits, 75))}
+
+
+def _route(model) -> dict:
+    """What the irregular route did to those who took it (whole run, burn-in included)."""
+    p = model.people
+    went, crossed = p.departed, p.crossed_darien
+    debt = p.debt[went]
+    return {
+        "travellers_smuggled_share": float(p.smuggler[went].mean()) if went.any() else None,
+        "travellers_in_debt_share": float((debt > 0).mean()) if went.any() else None,
+        "median_debt_usd_of_indebted": float(np.median(debt[debt > 0])) if (debt > 0).any() else None,
+        "darien_crossers_injured_share": float(p.injured[crossed].mean()) if crossed.any() else None,
+    }
 
 
 def _finite(x):

@@ -42,6 +42,7 @@ def person(m, nationality, place, **attrs):
     p.arrival_day[i] = day_number(dt.date(2018, 1, 1))
     p.us_tie[i] = True
     p.passport[i] = True
+    p.id_doc[i] = True
     for k, v in attrs.items():
         getattr(p, k)[i] = v
     return np.array([i])
@@ -129,3 +130,11 @@ def test_parole_opens_for_venezuelans_first():
     m = stepped_to("2022-11-01")
     assert parole_ok(m, person(m, "Venezuela", "Colombia"))
     assert not parole_ok(m, person(m, "Cuba", "Cuba"))  # Cubans from January 2023
+
+
+def test_identity_document_required_in_colombia_not_guatemala(july2023):
+    m = july2023
+    assert not smo_ok(m, person(m, "Venezuela", "Colombia", id_doc=False, passport=False))
+    assert smo_ok(m, person(m, "Venezuela", "Colombia", id_doc=False, passport=True))
+    assert smo_ok(m, person(m, "Venezuela", "Colombia", id_doc=True, passport=False))
+    assert smo_ok(m, person(m, "Guatemala", "Guatemala", id_doc=False, passport=False))
