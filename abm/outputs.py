@@ -67,7 +67,7 @@ def inputs_hash(scenario) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def manifest(model, wall_s: float, out: Path) -> dict:
+def manifest(model, wall_s: float, out: Path, figures: bool = True) -> dict:
     sc = model.scenario
     return {
         "scenario": str(sc.path),
@@ -85,7 +85,7 @@ def manifest(model, wall_s: float, out: Path) -> dict:
         "policies_applied": [{"week": w, "date": p.date.isoformat(), "kind": p.kind, **p.fields}
                              for w, p in model.timeline.applied],
         "parameters": sc.resolved(),
-        "files": list(OUTPUT_FILES) + ["figures/"],
+        "files": list(OUTPUT_FILES) + (["figures/"] if figures else []),
     }
 
 
@@ -114,7 +114,7 @@ def write_run(model, out: Path, wall_s: float, figures: bool = True):
         (tmp / "summary.json").write_text(json.dumps(summary(model, ts), indent=2, default=_num))
         if figures:
             make_figures(ts, model, tmp / "figures")
-        (tmp / "manifest.json").write_text(json.dumps(manifest(model, wall_s, out), indent=2, default=_num))
+        (tmp / "manifest.json").write_text(json.dumps(manifest(model, wall_s, out, figures), indent=2, default=_num))
         _swap_in(tmp, out)
     finally:
         if tmp.exists():
