@@ -115,10 +115,8 @@ def apply_choices(m, idx, choice):
     p, w = m.people, m.week
     st = p.state[idx]
     # leaving a case one was waiting on
-    for opt in (Option.INTEGRATE, Option.MOVE, Option.PAROLE):
-        smo.withdraw(m, idx[(choice == opt) & (st == State.WAITING_SMO)])
-    for opt in (Option.INTEGRATE, Option.MOVE, Option.SMO):
-        parole.withdraw(m, idx[(choice == opt) & (st == State.WAITING_PAROLE)])
+    smo.withdraw(m, idx[(choice != Option.SMO) & (st == State.WAITING_SMO)])
+    parole.withdraw(m, idx[(choice != Option.PAROLE) & (st == State.WAITING_PAROLE)])
     gave_up = idx[(choice == Option.MOVE) & ((st == State.WAITING_SMO) | (st == State.WAITING_PAROLE))]
     m.event("gave_up_waiting", gave_up)
 

@@ -118,12 +118,22 @@ def test_closing_an_office_ends_eligibility(july2023):
     assert not smo_ok(m, i)
 
 
-def test_parole_needs_listed_nationality_sponsor_and_passport(july2023):
+def test_parole_only_for_listed_nationalities(july2023):
     m = july2023
     assert parole_ok(m, person(m, "Venezuela", "Colombia"))
+    assert parole_ok(m, person(m, "Nicaragua", "Costa Rica"))
     assert not parole_ok(m, person(m, "Colombia", "Colombia"))
+
+
+def test_parole_needs_a_us_sponsor(july2023):
+    m = july2023
     assert not parole_ok(m, person(m, "Venezuela", "Colombia", us_tie=False))
+
+
+def test_parole_needs_a_passport(july2023):
+    m = july2023
     assert not parole_ok(m, person(m, "Venezuela", "Colombia", passport=False))
+    assert not parole_ok(m, person(m, "Venezuela", "Colombia", passport=False, id_doc=True))
 
 
 def test_parole_opens_for_venezuelans_first():
