@@ -11,11 +11,12 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from abm.model import SafeMobilityModel
 from abm.outputs import timeseries
 from abm.scenario import load_scenario
-from calibration.targets import headline, load_targets
+from calibration.targets import PAROLE_ANNOUNCED, headline, load_targets, window_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,7 +26,8 @@ def _one(args):
     m = SafeMobilityModel(load_scenario(path, scale=scale, seed=seed))
     m.run()
     m.release()
-    return headline(timeseries(m))
+    ts = timeseries(m)
+    return headline(ts), ts[ts.metric == "darien_crossings"]
 
 
 def _fmt(x):
@@ -48,6 +50,25 @@ def table(heads: list[dict]) -> str:
     return "\n".join(rows)
 
 
+def pause(crossings: list[pd.DataFrame]) -> str:
+    """The parole pause (002 s6.2): Darien crossings in the 4 weeks from the announcement over the 4
+    weeks before, pooled over seeds, by nationality; and Venezuelan monthly means over that level."""
+    ts = pd.concat(crossings, ignore_index=True)
+    lines = ["| Nationality | after / before (pooled) | by seed |", "|---|---|---|"]
+    for n in ("Venezuela", "Ecuador", "Colombia"):
+        if n not in set(ts.nationality):
+            continue
+        per = [window_ratio(c, "darien_crossings", PAROLE_ANNOUNCED, nationality=n) for c in crossings]
+        pooled = window_ratio(ts, "darien_crossings", PAROLE_ANNOUNCED, nationality=n)
+        lines.append(f"| {n} | {pooled:.2f} | {', '.join(f'{r:.2f}' for r in per)} |")
+    ve = ts[ts.nationality == "Venezuela"].groupby("date").value.sum()
+    before = ve[(ve.index >= "2022-09-09") & (ve.index < "2022-10-07")].sum() / 4
+    months = ["2022-11", "2022-12", "2023-01", "2023-02", "2023-03", "2023-04", "2023-06", "2023-09"]
+    lines += ["", "| Month | Venezuelan weekly crossings / level before |", "|---|---|"]
+    lines += [f"| {mo} | {ve[ve.index.str.startswith(mo)].mean() / before:.2f} |" for mo in months]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Headline figures against targets over several seeds")
     ap.add_argument("--seeds", type=int, default=5)
@@ -55,9 +76,13 @@ def main(argv=None):
     ap.add_argument("--scenario", default=str(ROOT / "experiments" / "baseline.toml"))
     args = ap.parse_args(argv)
     with get_context("fork").Pool(2) as pool:
-        heads = pool.map(_one, [(args.scenario, args.scale, s) for s in range(1, args.seeds + 1)])
+        out = pool.map(_one, [(args.scenario, args.scale, s) for s in range(1, args.seeds + 1)])
+    heads = [h for h, _ in out]
     print(f"{args.seeds} seeds (1-{args.seeds}) at scale {args.scale:g}: {args.scenario}\n")
     print(table(heads))
+    if "Venezuela" in set(out[0][1].nationality):
+        print()
+        print(pause([c for _, c in out]))
 
 
 if __name__ == "__main__":
