@@ -52,6 +52,8 @@ def check(vec, ref):
         v = np.array([r[k] for r in vec])
         x = np.array([r[k] for r in ref])
         se = v.std(ddof=1) * np.sqrt(1 / len(x) + 1 / len(v))
+        print(f"{k:18s} vectorised {v.mean():11.0f} (sd {v.std(ddof=1):8.0f}, n={len(v)}) | "
+              f"per-agent {x.mean():11.0f} (n={len(x)}) | z = {(x.mean() - v.mean()) / se:+.2f}")  # pytest -s
         assert abs(x.mean() - v.mean()) <= 3.5 * se + 1e-9, (k, x.mean(), v.mean(), se)
 
 

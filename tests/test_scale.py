@@ -26,6 +26,8 @@ def test_headline_figures_agree_across_scales(default_ensemble, half_scale_ensem
     for k in a[0]:
         x, y = np.array([r[k] for r in a]), np.array([r[k] for r in b])
         p = stats.ttest_ind(x, y, equal_var=False).pvalue
+        print(f"{k:32s} scale 0.01: {x.mean():12.3f} sd {x.std(ddof=1):9.3f} | 0.005: {y.mean():12.3f} "
+              f"sd {y.std(ddof=1):9.3f} | p = {p:.3f}")  # shown with pytest -s
         assert p > 0.001, (k, x.mean(), y.mean(), p)
         # and the people are the same order of magnitude, not agents
         assert 0.5 < x.mean() / y.mean() < 2, k
