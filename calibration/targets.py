@@ -119,7 +119,8 @@ def summary(model, ts: pd.DataFrame) -> dict:
         head = headline(ts)
         head["smo_processing_months"] = out["smo_processing_months"]
         out["headline"] = head
-        out["targets"] = {k: {"model": head.get(k), "target": t["value"], "source": t["source"]}
+        out["targets"] = {k: {"model": head.get(k), "target": t["value"], "source": t["source"],
+                              **({"note": t["note"]} if "note" in t else {})}
                           for k, t in load_targets(targets_file).items()}
     return _finite(out)
 
