@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from calibration.targets import RESIDENT_STOCKS  # noqa: E402
+
 MARKED = {"parole_open": "parole", "title42_end": "Title 42 ends", "smo_open": "SMO opens", "asylum_rule": "asylum rule"}
 
 
@@ -59,7 +61,7 @@ def pipeline(ts, model, path: Path):
 
 def awareness(ts, model, path: Path):
     hosts = list(model.pack.offices)
-    res = ts[ts.metric.isin(["integrating", "waiting_smo", "waiting_parole", "preparing"]) & ts.host.isin(hosts)]
+    res = ts[ts.metric.isin(RESIDENT_STOCKS) & ts.host.isin(hosts)]
     den = res.groupby(["date", "host"]).value.sum()
     num = ts[(ts.metric == "aware_smo") & ts.host.isin(hosts)].groupby(["date", "host"]).value.sum()
     d = (num / den.where(den > 0)).rename("share").reset_index()

@@ -22,7 +22,7 @@ import numpy as np
 
 from agents.network import build_network
 from agents.population import build_people, day_number
-from agents.states import RESIDENT, State
+from agents.states import RESIDENT, ParoleStage, State
 
 from . import border, darien, decisions, information, parole, smo
 from .crn import Streams
@@ -33,7 +33,8 @@ FLOWS = ("darien_crossings", "smo_registrations", "smo_approvals", "smo_relocati
          "border_arrivals", "deaths", "smo_rejected", "gave_up_waiting", "expelled", "removed",
          "border_arrivals_smuggled")
 STOCKS = {
-    "aware_smo": None, "waiting_smo": State.WAITING_SMO, "waiting_parole": State.WAITING_PAROLE,
+    # parole: `considering_parole` are finding out whether it applies to them; `waiting_parole` have applied
+    "aware_smo": None, "waiting_smo": State.WAITING_SMO, "considering_parole": None, "waiting_parole": None,
     "integrating": State.INTEGRATING, "preparing": State.PREPARING, "in_transit": State.IN_TRANSIT,
     "in_us": State.IN_US, "registered_smo": None,
 }
@@ -203,6 +204,10 @@ class SafeMobilityModel(mesa.Model):
         res = np.isin(p.state, RESIDENT)
         self._metrics["aware_smo"] = count(np.flatnonzero(res & p.aware_smo))
         self._metrics["registered_smo"] = count(np.flatnonzero(res & p.ever_registered))
+        on_parole = p.state == State.WAITING_PAROLE
+        considering = p.parole_stage == ParoleStage.CONSIDERING
+        self._metrics["considering_parole"] = count(np.flatnonzero(on_parole & considering))
+        self._metrics["waiting_parole"] = count(np.flatnonzero(on_parole & ~considering))
         for k, s in STOCKS.items():
             if s is not None:
                 self._metrics[k] = count(np.flatnonzero(p.state == s))

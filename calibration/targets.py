@@ -16,7 +16,7 @@ import pandas as pd
 TARGETS_DIR = Path(__file__).parent
 SURVEY_DATE = "2024-03-01"          # assumption: MMC 4Mi interviews before the report's fieldwork (002 s1.1)
 PAROLE_ANNOUNCED = dt.date(2022, 10, 12)
-RESIDENT_STOCKS = ("integrating", "waiting_smo", "waiting_parole", "preparing")
+RESIDENT_STOCKS = ("integrating", "waiting_smo", "considering_parole", "waiting_parole", "preparing")
 
 
 def load_targets(name: str = "targets.toml") -> dict:

@@ -60,7 +60,8 @@ def test_cases_match_states(weekly_states):
 def test_stocks_in_timeseries_add_up(small_run):
     """The stocks reported in people add up to the people who have arrived, every week."""
     m, ts = small_run
-    stocks = ts[ts.metric.isin(["integrating", "waiting_smo", "waiting_parole", "preparing", "in_transit", "in_us"])]
+    stocks = ts[ts.metric.isin(["integrating", "waiting_smo", "considering_parole", "waiting_parole", "preparing",
+                                "in_transit", "in_us"])]
     per_week = stocks.groupby("date").value.sum()
     assert per_week.min() > 0
     # never more people than the model holds

@@ -156,8 +156,9 @@ def test_parole_arrivals_only_for_the_parole_nationality(land):
     assert arr.date.min() >= PAROLE_OPENS
     # Boreans apply wherever they live: at home and in both host countries
     assert set(arr.host) == {"Borea", "Centra", "Delta"}
-    waiting = ts[(ts.metric == "waiting_parole") & (ts.value > 0)]
-    assert set(waiting.nationality) == {"Borea"}
+    for stock in ("considering_parole", "waiting_parole"):
+        waiting = ts[(ts.metric == stock) & (ts.value > 0)]
+        assert set(waiting.nationality) == {"Borea"}, stock
 
 
 def test_only_the_expellable_nationality_is_expelled_under_title42(land):
