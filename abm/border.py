@@ -9,6 +9,8 @@ import numpy as np
 
 from agents.states import State
 
+from .darien import reenter_last
+
 
 class Border:
     def __init__(self, cfg: dict):
@@ -43,7 +45,6 @@ def step(m):
         m.event("removed", removed)
         p.set_state(removed, State.RETURNED, w)
         again = m.streams.uniform("reattempt", w, expelled) < b.cfg["p_reattempt"] * m.beh["reattempt_choice"]
-        from .darien import reenter_last
         reenter_last(m, expelled[again])
         p.set_state(expelled[~again], State.RETURNED, w)
 

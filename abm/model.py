@@ -21,7 +21,7 @@ import mesa
 import numpy as np
 
 from agents.network import build_network
-from agents.population import build_people, day_number
+from agents.population import build_people
 from agents.states import RESIDENT, ParoleStage, State
 
 from . import border, darien, decisions, information, parole, smo

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .model import FLOWS, METRICS
+from .model import METRICS
 
 OUTPUT_FILES = ("timeseries.csv", "summary.json", "manifest.json")
 

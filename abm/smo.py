@@ -4,8 +4,6 @@ decisions within the fiscal-year ceiling, and relocation capacity (002 s3.1, s4.
 """
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 
 from agents.population import day_number

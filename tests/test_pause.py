@@ -7,7 +7,6 @@ thousand agents; the thresholds are the issue's, not tuned.
 """
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 import pytest
 
