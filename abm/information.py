@@ -14,6 +14,7 @@ from agents.states import ParoleStage, SmoStage, State
 
 QUEUED = (SmoStage.REGISTERED, SmoStage.UNHCR)
 RISK_AFTER_A_DEATH = 0.05  # assumption: believed risk of dying after a contact died on the route
+REASSURANCE = 0.5          # assumption: weight of a contact's safe arrival relative to a death
 
 SIGNALS = {  # event columns <- events of the previous week
     "smo_pos": ("smo_approvals", "smo_relocations"),
@@ -161,7 +162,8 @@ def step(m, idx, full: bool = True):
     shift(p.b_smo, "smo_pos", "smo_neg")
     shift(p.b_parole, "parole_pos", "parole_neg")
     shift(p.b_admit, "admitted", "expelled")
-    scared, reassured = _hear(k("died"), eta), _hear(k("arrived"), eta) * 0.5
+    # assumption: a contact's safe arrival reassures half as much as a contact's death alarms
+    scared, reassured = _hear(k("died"), eta), _hear(k("arrived"), eta) * REASSURANCE
     r = p.b_risk[idx]
     r = r + scared * (RISK_AFTER_A_DEATH - r)
     p.b_risk[idx] = r + reassured * (m.beh["prior_risk"] - r)
