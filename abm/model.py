@@ -28,6 +28,7 @@ from . import border, darien, decisions, information, parole, smo
 from .crn import Streams
 from .errors import InputError
 from .policy import Timeline
+from .queues import Capacity
 
 FLOWS = ("darien_crossings", "smo_registrations", "smo_approvals", "smo_relocations", "parole_arrivals",
          "border_arrivals", "deaths", "smo_rejected", "gave_up_waiting", "expelled", "removed",
@@ -90,7 +91,7 @@ class SafeMobilityModel(mesa.Model):
         self.border = border.Border(pack.border)
         self.resettlement = dict(pack.resettlement)
         self.resettlement_used: dict[int, int] = defaultdict(int)
-        self._reloc_acc = 0.0
+        self.relocation = Capacity()  # US housing for approved refugees (002 s5.1)
         self.topic_public = {"smo": False, "parole": False}
         self.home_place_of_nat = np.array(
             [pack.place_index(pack.raw["nationalities"][n].get("home")) if pack.raw["nationalities"][n].get("home") in pack.places
@@ -142,12 +143,6 @@ class SafeMobilityModel(mesa.Model):
         fy = self.fiscal_year()
         ceiling = ceilings.get(fy, ceilings[max(ceilings)])
         return int(ceiling * self.scale) - self.resettlement_used[fy]
-
-    def relocation_take(self) -> int:
-        self._reloc_acc += self.resettlement["relocation_per_week"] * self.scale
-        n = int(self._reloc_acc)
-        self._reloc_acc -= n
-        return n
 
     def event(self, name: str, idx: np.ndarray):
         if len(idx):

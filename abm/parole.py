@@ -8,6 +8,8 @@ import numpy as np
 
 from agents.states import ParoleStage, State
 
+from .queues import Capacity, fifo
+
 
 class Parole:
     def __init__(self, cfg: dict):
@@ -17,7 +19,7 @@ class Parole:
         self.travel_weeks = int(cfg["travel_weeks"])
         self.nationalities: set[int] = set()
         self.monthly_cap = 0.0
-        self._acc = 0.0
+        self.authorisations = Capacity()
 
 
 # --- Eligibility: one function per rule ---
@@ -80,11 +82,8 @@ def step(m):
     _apply_or_drop(m, learnt)
     # travel authorisations under the monthly cap, first come first served
     pr = m.parole
-    pr._acc += pr.monthly_cap * 12 / 52 * m.scale
-    n = int(pr._acc)
-    pr._acc -= n
-    applied = np.flatnonzero(waiting & (p.parole_stage == ParoleStage.APPLIED))
-    queue = applied[np.lexsort((applied, p.parole_week[applied]))][:n]
+    n = pr.authorisations.take(pr.monthly_cap * 12 / 52, m.scale)
+    queue = fifo(waiting & (p.parole_stage == ParoleStage.APPLIED), p.parole_week)[:n]
     if len(queue):
         denied = m.streams.uniform("parole_denied", w, queue) < pr.p_denied
         p.parole_stage[queue[denied]] = ParoleStage.DENIED

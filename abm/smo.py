@@ -9,6 +9,8 @@ import numpy as np
 from agents.population import day_number
 from agents.states import SmoStage, State, Status
 
+from .queues import Capacity, fifo
+
 
 class Office:
     """One SMO: static rules from the pack, switched and changed by the policy timeline."""
@@ -26,8 +28,8 @@ class Office:
         self.open = False
         self.opened_day: int | None = None
         self.nationalities: set[int] = set()
-        self._quota_acc = 0.0
-        self._assess_acc = 0.0
+        self.portal = Capacity()
+        self.assessment = Capacity()
 
 
 # --- Eligibility: one function per rule (002 s3.1, s6.2) ---
@@ -88,19 +90,6 @@ def eligible(m, idx) -> np.ndarray:
 
 # --- Weekly pipeline ---
 
-def _take(acc_attr, office, per_week: float, scale: float) -> int:
-    """Capacity in agents this week, carrying fractions over so the long-run rate is exact."""
-    acc = getattr(office, acc_attr) + per_week * scale
-    n = int(acc)
-    setattr(office, acc_attr, acc - n)
-    return n
-
-
-def _fifo(m, mask, order_key):
-    idx = np.flatnonzero(mask)
-    return idx[np.lexsort((idx, order_key[idx]))]
-
-
 def close_case(m, idx, stage: SmoStage):
     """End an SMO case; the person goes back to what they meant to do before (stay, or move)."""
     m.people.smo_stage[idx] = stage
@@ -115,7 +104,7 @@ def step(m):
         here = waiting & (p.place == off.place)
         # 1. the portal: pending registrants get in up to the weekly quota, in random order (002 s5.1)
         pending = np.flatnonzero(here & (p.smo_stage == SmoStage.PENDING))
-        n = _take("_quota_acc", off, off.weekly_quota, scale) if off.open else 0
+        n = off.portal.take(off.weekly_quota, scale) if off.open else 0
         if len(pending) and n:
             order = np.argsort(m.streams.uniform("portal", w, pending), kind="stable")
             got = pending[order[:n]]
@@ -126,8 +115,8 @@ def step(m):
             p.smo_news[got] = w
             m.event("smo_registrations", got)
         # 2. assessment, first come first served: protection cases to UNHCR, others to IOM counselling
-        n = _take("_assess_acc", off, off.assess_per_week, scale)
-        queue = _fifo(m, here & (p.smo_stage == SmoStage.REGISTERED), p.smo_stage_week)[:n]
+        n = off.assessment.take(off.assess_per_week, scale)
+        queue = fifo(here & (p.smo_stage == SmoStage.REGISTERED), p.smo_stage_week)[:n]
         if len(queue):
             prot = p.protection[queue]
             to_unhcr, to_iom = queue[prot], queue[~prot]
@@ -143,7 +132,7 @@ def step(m):
             close_case(m, to_iom, SmoStage.REFERRED_IOM)
             m.event("smo_rejected", to_iom)
     # 3. resettlement decisions, within the fiscal year's ceiling
-    due = _fifo(m, (p.state == State.WAITING_SMO) & (p.smo_stage == SmoStage.UNHCR)
+    due = fifo((p.state == State.WAITING_SMO) & (p.smo_stage == SmoStage.UNHCR)
                 & (w - p.smo_stage_week >= rs["decision_weeks"]), p.smo_stage_week)
     if len(due):
         # one decision per person (not redrawn each week), so a binding ceiling makes a queue
@@ -163,8 +152,8 @@ def step(m):
         close_case(m, rejected, SmoStage.REJECTED)
         m.event("smo_rejected", rejected)
     # 4. relocation: housing in the US is the bottleneck (002 s5.1)
-    n = int(m.relocation_take())
-    ready = _fifo(m, (p.state == State.WAITING_SMO) & (p.smo_stage == SmoStage.APPROVED), p.smo_stage_week)[:n]
+    n = m.relocation.take(rs["relocation_per_week"], scale)
+    ready = fifo((p.state == State.WAITING_SMO) & (p.smo_stage == SmoStage.APPROVED), p.smo_stage_week)[:n]
     if len(ready):
         p.smo_stage[ready] = SmoStage.RELOCATED
         p.set_state(ready, State.IN_US, w)
