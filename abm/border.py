@@ -32,7 +32,7 @@ class Border:
 def step(m):
     """Outcomes for those who reached the border last week."""
     p, w, b = m.people, m.week, m.border
-    at = np.flatnonzero(p.state == State.AT_BORDER)
+    at = m.act[p.state[m.act] == State.AT_BORDER]
     if len(at):
         p_expel, p_remove = b.p_out(m, at)
         u = m.streams.uniform("border", w, at)

@@ -1,4 +1,5 @@
-"""Command line: `smo-abm run SCENARIO [--scale F] [--seed N] [--out DIR] [--set key=value ...]`."""
+"""Command line: `smo-abm run SCENARIO [--scale F] [--seed N] [--out DIR] [--set key=value ...]`,
+`smo-abm bench [--quick] [--out DIR] [--max-agents N]`."""
 from __future__ import annotations
 
 import argparse
@@ -23,6 +24,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="run even if the output folder already holds this run")
     r.add_argument("--no-figures", action="store_true", help="skip the figures")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    b = sub.add_parser("bench", help="benchmark the model on the baseline: scaling, reference step, cost growth "
+                                     "(writes OUT/bench.json and OUT/report.md)")
+    b.add_argument("--quick", action="store_true",
+                   help="rows up to 300k agents, reference step at 30k agents (a smoke test, a few minutes)")
+    b.add_argument("--out", default="results/bench", help="output folder (default: results/bench)")
+    b.add_argument("--max-agents", type=int, metavar="N", help="no scaling row above N agents")
     return ap
 
 
@@ -53,11 +60,22 @@ def run_command(args) -> int:
     return 0
 
 
+def bench_command(args) -> int:
+    from benchmarks.suite import run_suite
+
+    if args.max_agents is not None and args.max_agents < 1:
+        raise InputError("command line", "--max-agents", "must be a positive number of agents")
+    run_suite(Path(args.out), quick=args.quick, max_agents=args.max_agents)
+    return 0  # a measurement: targets that fail are reported, not an error
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
             return run_command(args)
+        if args.command == "bench":
+            return bench_command(args)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

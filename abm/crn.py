@@ -12,6 +12,8 @@ import zlib
 import numpy as np
 from scipy.special import ndtri
 
+from .kernels import hash_uniform
+
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -50,10 +52,8 @@ class Streams:
 
     def uniform(self, purpose: str, week: int, ids: np.ndarray) -> np.ndarray:
         """Uniform [0, 1) draws for persons `ids` (int array) for this purpose and week."""
-        base = self._base(purpose, week)
-        with np.errstate(over="ignore"):
-            z = _mix(np.asarray(ids, dtype=np.uint64) * _GOLDEN + base)
-        return (z >> np.uint64(11)).astype(np.float64) * _TWO53
+        # compiled (abm.kernels.hash_uniform): the same numbers as _mix below in one pass
+        return hash_uniform(np.ascontiguousarray(ids, dtype=np.int64), self._base(purpose, week))
 
     def normal(self, purpose: str, week: int, ids: np.ndarray) -> np.ndarray:
         u = self.uniform(purpose, week, ids)

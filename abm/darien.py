@@ -99,7 +99,7 @@ def reenter_last(m, idx):
 def step(m):
     """Advance everyone in transit by a week; hazards apply when a segment is completed."""
     p, r, w = m.people, m.routes, m.week
-    moving = np.flatnonzero(p.state == State.IN_TRANSIT)
+    moving = m.act[p.state[m.act] == State.IN_TRANSIT]
     p.seg_left[moving] -= 1
     done = moving[p.seg_left[moving] <= 0]
     if len(done) == 0:

@@ -13,7 +13,8 @@ import numpy as np
 
 from agents.states import Intent, Option, ParoleStage, SmoStage, State, Status
 
-from . import darien, parole, smo
+from . import darien, information, parole, smo
+from .contacts import unique_ids
 
 N_OPT = len(Option)
 
@@ -40,26 +41,69 @@ def parole_open_to(m, idx) -> np.ndarray:
     return ok | (p.state[idx] == State.WAITING_PAROLE)
 
 
-def deciders(m, idx) -> tuple[np.ndarray, np.ndarray]:
-    """Who reconsiders this week among `idx`, and which of them only weigh legal options against staying."""
-    p, w = m.people, m.week
+def _busy(m, idx) -> np.ndarray:
+    """Preparing to move or waiting on a case: these reconsider every week."""
+    p = m.people
     st = p.state[idx]
-    busy = ((st == State.PREPARING)
+    return ((st == State.PREPARING)
             | ((st == State.WAITING_SMO) & np.isin(p.smo_stage[idx], (SmoStage.PENDING, SmoStage.REGISTERED, SmoStage.UNHCR)))
             | ((st == State.WAITING_PAROLE) & np.isin(p.parole_stage[idx], (ParoleStage.CONSIDERING, ParoleStage.APPLIED))))
+
+
+def prompt_hazards(m, idx) -> tuple[np.ndarray, np.ndarray]:
+    """Weekly chance that a settled person is prompted to leave (push), and the upper bound of their
+    chance of being prompted at all (a legal option they know of multiplies it by exp(legal_pull))."""
+    h = np.exp(m.people.push[idx].astype(np.float64))
+    return h, np.minimum(1.0, h * np.exp(m.beh["legal_pull"]))
+
+
+def deciders(m, idx) -> tuple[np.ndarray, np.ndarray]:
+    """Who reconsiders this week among `idx`, and which of them only weigh legal options against staying
+    (the rule for one person at a time: the per-agent reference step)."""
+    p, w = m.people, m.week
+    st = p.state[idx]
+    busy = _busy(m, idx)
     settled = st == State.INTEGRATING
     u = m.streams.uniform("prompt", w, idx)
-    hazard = np.exp(p.push[idx].astype(np.float64))
+    hazard, bound = prompt_hazards(m, idx)
     pushed = settled & ((u < hazard) | p.redecide[idx])
     p.redecide[idx[pushed]] = False
     legal = np.zeros(len(idx), dtype=bool)
-    cand = settled & ~pushed
+    cand = settled & ~pushed & (u < bound)
     if cand.any():
         ci = idx[cand]
-        knows_legal = smo_open_to(m, ci) | parole_open_to(m, ci)
-        legal[cand] = knows_legal & (u[cand] < hazard[cand] * np.exp(m.beh["legal_pull"]))
+        legal[cand] = smo_open_to(m, ci) | parole_open_to(m, ci)
     who = busy | pushed | legal
     return idx[who], legal[who]
+
+
+def schedule_prompts(m, idx):
+    m.clocks["prompt"].schedule(m.streams, idx, m.week, prompt_hazards(m, idx)[1])
+
+
+def deciders_this_week(m) -> tuple[np.ndarray, np.ndarray]:
+    """The same rule for everyone at once: the busy among the active, and settled people whose prompt
+    clock (abm.clocks, at the upper bound, thinned) came due or who must decide afresh."""
+    p, w = m.people, m.week
+    busy = m.act[_busy(m, m.act)]
+    due = m.clocks["prompt"].due(w)
+    schedule_prompts(m, due)  # memoryless: the clock runs on whatever the person's state
+    due = due[p.state[due] == State.INTEGRATING]
+    hazard, bound = prompt_hazards(m, due)
+    pushed = m.streams.uniform("prompt", w, due) < hazard / bound
+    cand = due[~pushed]
+    legal = cand[smo_open_to(m, cand) | parole_open_to(m, cand)]
+    flagged = unique_ids(np.concatenate(p.redecide_list)) if p.redecide_list else np.empty(0, dtype=np.int64)
+    flagged = flagged[p.redecide[flagged]]
+    now = flagged[p.state[flagged] == State.INTEGRATING]
+    p.redecide[now] = False
+    p.redecide_list = [flagged[p.state[flagged] != State.INTEGRATING]]
+    pushed = unique_ids(np.concatenate([due[pushed], now]))
+    legal = np.setdiff1d(legal, pushed)
+    who = np.concatenate([busy, pushed, legal])
+    legal_only = np.zeros(len(who), dtype=bool)
+    legal_only[len(busy) + len(pushed):] = True
+    return who, legal_only
 
 
 def utilities(m, idx, legal_only) -> np.ndarray:
@@ -99,11 +143,14 @@ def choose(m, idx, V) -> np.ndarray:
     return np.minimum((cum < u[:, None]).sum(axis=1), N_OPT - 1)
 
 
-def step(m, idx):
-    """Decide for the residents `idx` and carry the choices out."""
-    who, legal_only = deciders(m, idx)
+def step(m, idx=None):
+    """Decide and carry the choices out: for everyone (idx None: the weekly step) or for the residents
+    `idx` (the per-agent reference step)."""
+    who, legal_only = deciders_this_week(m) if idx is None else deciders(m, idx)
     if len(who) == 0:
         return
+    # settled people prompted to decide take a fresh look: beliefs up to date before they are weighed
+    information.catch_up(m, who[m.people.state[who] == State.INTEGRATING])
     choice = choose(m, who, utilities(m, who, legal_only))
     # someone prompted to leave who takes a legal option decides afresh if it fails
     pushed = (m.people.state[who] == State.INTEGRATING) & ~legal_only

@@ -3,20 +3,36 @@ approval, expected wait, fees, expulsion risk, the border, the route's danger).
 
 Word of mouth along ties is the main channel (002 s5.2); social media and official outreach are
 weaker broadcast channels with their own reach and accuracy; contacts' outcomes (approved, rejected,
-arrived, expelled, died) move beliefs. Neighbour sums are one sparse product per week: the adjacency
-matrix times a stack of indicator columns.
+arrived, expelled, died) move beliefs. What contacts say is read with abm.contacts.view.
+
+The rules, for one listener in one week (`listen`, the per-agent reference step, applies them so):
+  1. each aware contact makes an unaware listener aware with chance `wom_awareness` (misbeliefs about
+     fees and expulsion travel with it, and the new listener takes their contacts' average beliefs);
+  2. the rules are learnt from each contact who knows them (`wom_rules`), from official sources
+     (`official_rules`, with internet) and, for parole, by searching while considering it;
+  3. beliefs drift towards contacts' average (DeGroot, weekly weight `belief_mixing`); the expected
+     SMO wait follows how long contacts' cases have waited; 5. the diaspora in the US pulls beliefs
+     about the border towards how people of one's nationality fare there (`diaspora_weight`). Rules 3
+     and 5 are applied when a person catches up (`catch_up`): when they are prompted to decide or hear
+     of an outcome, and otherwise every `catch_up_weeks` weeks (a staggered share of people each week),
+     applying all the weekly steps since they last did towards where contacts point now;
+  4. contacts' outcomes last week shift beliefs;
+  6. social media and official outreach reach people with internet.
+The weekly step (`step`) applies the same rules to everyone, drawn as events: transmissions along ties
+(abm.contacts) for 1 and 2, clocks (abm.clocks) for the weekly chances of 2 and 6.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from agents.states import ParoleStage, SmoStage, State
+from agents.states import ParoleStage, State
 
-QUEUED = (SmoStage.REGISTERED, SmoStage.UNHCR)
-RISK_AFTER_A_DEATH = 0.05  # assumption: believed risk of dying after a contact died on the route
+from .contacts import C, neighbours, unique_ids, view
+
+RISK_AFTER_A_DEATH = 0.05  # assumption: believed risk of dying on the route after a contact died on it
 REASSURANCE = 0.5          # assumption: weight of a contact's safe arrival relative to a death
 
-SIGNALS = {  # event columns <- events of the previous week
+SIGNALS = {  # outcome signals <- events of the previous week
     "smo_pos": ("smo_approvals", "smo_relocations"),
     "smo_neg": ("smo_rejected", "smo_withdrawn", "smo_ineligible"),
     "parole_pos": ("parole_arrivals",),
@@ -26,66 +42,19 @@ SIGNALS = {  # event columns <- events of the previous week
     "died": ("deaths",),
     "arrived": ("admitted", "parole_arrivals", "smo_relocations"),
 }
-
-# columns of the stacked neighbour sums: states and beliefs, then last week's outcome signals
-COLS = ("aware_smo", "aware_parole", "rules_smo", "rules_parole", "fee", "expel",
-        "b_smo", "b_parole", "b_wait", "b_admit", "talk", "smo_waiting", "smo_waited") + tuple(SIGNALS)
-C = {c: i for i, c in enumerate(COLS)}
-
-
-
-def _columns(m, rows) -> np.ndarray:
-    """The COLS values of persons `rows` (zero for those who cannot talk)."""
-    p = m.people
-    talk = m.talkers[rows]
-    X = np.zeros((len(rows), len(COLS)), dtype=np.float32)
-    a_smo, a_par = p.aware_smo[rows] & talk, p.aware_parole[rows] & talk
-    X[:, C["aware_smo"]] = a_smo
-    X[:, C["aware_parole"]] = a_par
-    X[:, C["rules_smo"]] = p.rules_smo[rows] & talk
-    X[:, C["rules_parole"]] = p.rules_parole[rows] & talk
-    X[:, C["fee"]] = p.fee_belief[rows] & a_smo
-    X[:, C["expel"]] = p.expel_belief[rows] & a_smo
-    X[:, C["b_smo"]] = p.b_smo[rows] * a_smo
-    X[:, C["b_parole"]] = p.b_parole[rows] * a_par
-    X[:, C["b_wait"]] = p.b_wait[rows] * a_smo
-    X[:, C["b_admit"]] = p.b_admit[rows] * talk
-    X[:, C["talk"]] = talk
-    # contacts with a case in the queue, and how long they have waited so far
-    stage = p.smo_stage[rows]
-    waiting = talk & (p.state[rows] == State.WAITING_SMO) & ((stage == QUEUED[0]) | (stage == QUEUED[1]))
-    X[:, C["smo_waiting"]] = waiting
-    X[:, C["smo_waited"]] = np.where(waiting, m.week - p.smo_reg_week[rows], 0)
-    X[:, C["smo_pos"]:] = m.signals[rows]
-    return X
-
-
-def neighbour_sums(m, idx, full: bool) -> np.ndarray:
-    """Sums over each listener's contacts of the columns in COLS (contacts who can talk only).
-    `full`: one sparse product for everyone (the weekly step); otherwise contact by contact."""
-    if full:
-        return (m.adj @ _columns(m, np.arange(m.people.n)))[idx]
-    a = m.adj
-    out = np.zeros((len(idx), len(COLS)), dtype=np.float32)
-    for j, i in enumerate(idx):
-        nb = a.indices[a.indptr[i]:a.indptr[i + 1]]
-        if len(nb):
-            out[j] = _columns(m, nb).sum(axis=0)
-    return out
-
-
-def signal_matrix(n: int, events: dict) -> np.ndarray:
-    """Per person, how many of last week's outcome events of each signal kind they had."""
-    S = np.zeros((n, len(SIGNALS)), dtype=np.float32)
-    for j, names in enumerate(SIGNALS.values()):
-        for name in names:
-            ev = events.get(name)
-            if ev is not None and len(ev):
-                np.add.at(S[:, j], ev, 1.0)
-    return S
-
-
+SIG = {s: j for j, s in enumerate(SIGNALS)}
+TOPICS = ("smo", "parole")
 _EMPTY = np.empty(0, dtype=np.int64)
+_RESIDENT = np.zeros(len(State), dtype=bool)
+_RESIDENT[[State.INTEGRATING, State.WAITING_SMO, State.WAITING_PAROLE, State.PREPARING]] = True
+
+
+def _union(a, b):
+    return unique_ids(np.concatenate([a, b]))
+
+
+def resident(m, idx) -> np.ndarray:
+    return _RESIDENT[m.people.state[idx]]
 
 
 def _hear(k, p_per_contact):
@@ -93,107 +62,259 @@ def _hear(k, p_per_contact):
     return 1.0 - np.power(1.0 - p_per_contact, k)
 
 
-def _toward(b, target, weight):
-    return b + weight * (target - b)
+# --- changes of knowledge (shared by the weekly step, the reference step, the SMOs and the policies) ---
 
-
-def step(m, idx, full: bool = True):
-    """Update what the listeners `idx` know and believe."""
+def become_aware(m, idx, topic: str):
+    """Persons `idx` (not yet aware) hear of the SMO or of parole: they now talk about it."""
+    p = m.people
     if len(idx) == 0:
         return
-    p, info, w, S = m.people, m.info, m.week, m.streams
-    K = neighbour_sums(m, idx, full)
-    k = lambda c: K[:, C[c]]
-    eta = info["outcome_learning"]
+    getattr(p, f"aware_{topic}")[idx] = True
+    m.sources[f"aware_{topic}"].add(idx)
+    if topic == "smo":
+        m.count_aware_smo(idx)
+    if m.info["official_rules"] > 0:
+        cand = idx[p.internet[idx] & ~getattr(p, f"rules_{topic}")[idx]]
+        m.clocks[f"rules_{topic}"].schedule(m.streams, cand, m.week, m.info["official_rules"])
 
-    # 1. awareness by word of mouth; misbeliefs travel with it
-    for topic in ("smo", "parole"):
-        aware = getattr(p, f"aware_{topic}")
-        ka = k(f"aware_{topic}")
-        cand = ~aware[idx] & (ka > 0)
-        pos = np.flatnonzero(cand & (S.uniform(f"wom_{topic}", w, idx) < _hear(ka, info["wom_awareness"])))
-        if len(pos) == 0:
-            continue
-        new = idx[pos]
-        aware[new] = True
-        b = getattr(p, f"b_{topic}")
-        b[new] = K[pos, C[f"b_{topic}"]] / np.maximum(ka[pos], 1)
-        if topic == "smo":
-            p.b_wait[new] = K[pos, C["b_wait"]] / np.maximum(ka[pos], 1)
-            share_fee = K[pos, C["fee"]] / np.maximum(ka[pos], 1)
-            share_exp = K[pos, C["expel"]] / np.maximum(ka[pos], 1)
-            ms = info["misbelief_spread"]
-            p.fee_belief[new] |= S.uniform("wom_fee", w, new) < ms * share_fee
-            p.expel_belief[new] |= S.uniform("wom_expel", w, new) < ms * share_exp
 
-    # 2. the rules: from contacts who know them, from official sources, and by searching
-    for topic in ("smo", "parole"):
+def learn_rules(m, idx, topic: str):
+    idx = idx[~getattr(m.people, f"rules_{topic}")[idx]]
+    getattr(m.people, f"rules_{topic}")[idx] = True
+    m.sources[f"rules_{topic}"].add(idx)
+    m.clocks[f"rules_{topic}"].cancel(idx)
+
+
+def _aware_by_word_of_mouth(m, new, topic, draw, K=None):
+    """New listeners take their contacts' average belief, and perhaps their misbeliefs."""
+    p, info = m.people, m.info
+    if len(new) == 0:
+        return
+    K = view(m, new) if K is None else K
+    ka = np.maximum(K[:, C[f"aware_{topic}"]], 1)
+    become_aware(m, new, topic)
+    getattr(p, f"b_{topic}")[new] = K[:, C[f"b_{topic}"]] / ka
+    if topic == "smo":
+        p.b_wait[new] = K[:, C["b_wait"]] / ka
+        ms = info["misbelief_spread"]
+        p.fee_belief[new] |= draw("wom_fee", new) < ms * K[:, C["fee"]] / ka
+        p.expel_belief[new] |= draw("wom_expel", new) < ms * K[:, C["expel"]] / ka
+
+
+def _social_hit(m, hit, topic, draw):
+    become_aware(m, hit, topic)
+    if topic == "smo":
+        bad = 1 - m.info["social_media_accuracy"]
+        m.people.fee_belief[hit] |= draw("social_fee", hit) < bad
+        m.people.expel_belief[hit] |= draw("social_expel", hit) < bad
+
+
+def _outreach_hit(m, hit, draw):
+    p = m.people
+    become_aware(m, hit[~p.aware_smo[hit]], "smo")
+    learn_rules(m, hit, "smo")
+    fixed = hit[draw("outreach_fix", hit) < m.info["outreach_accuracy"]]
+    p.fee_belief[fixed] = False
+    p.expel_belief[fixed] = False
+
+
+def _shift(b, ids, up, down):
+    b[ids] = np.clip(b[ids] + up * (1 - b[ids]) - down * b[ids], 0, 1)
+
+
+def _outcomes(m, ids, k):
+    """Rule 4: contacts' outcomes last week (k: signal counts per listener) move beliefs."""
+    p, eta = m.people, m.info["outcome_learning"]
+    h = lambda s: _hear(k[:, SIG[s]], eta)
+    _shift(p.b_smo, ids, h("smo_pos"), h("smo_neg"))
+    _shift(p.b_parole, ids, h("parole_pos"), h("parole_neg"))
+    _shift(p.b_admit, ids, h("admitted"), h("expelled"))
+    scared, reassured = h("died"), h("arrived") * REASSURANCE
+    r = p.b_risk[ids]
+    r = r + scared * (RISK_AFTER_A_DEATH - r)
+    p.b_risk[ids] = r + reassured * (m.beh["prior_risk"] - r)
+
+
+def catch_up(m, ids, K=None):
+    """Rules 3 and 5 for persons `ids` (unique): every weekly step since they last caught up, towards
+    where their contacts and the diaspora point now (exact while those stay put)."""
+    p, w, info = m.people, m.week, m.info
+    keep = resident(m, ids) & (p.belief_week[ids] <= w)
+    ids = ids[keep]
+    if len(ids) == 0:
+        return
+    K = view(m, ids) if K is None else K[keep]
+    n = (w + 1 - p.belief_week[ids]).astype(np.float64)
+    p.belief_week[ids] = w + 1
+    mix, dw = info["belief_mixing"], info["diaspora_weight"]
+    left = (1.0 - mix) ** n  # share of the gap left after n weekly steps
+    for topic in TOPICS:
+        kc = K[:, C[f"aware_{topic}"]]
+        sel = getattr(p, f"aware_{topic}")[ids] & (kc > 0)
+        b, i = getattr(p, f"b_{topic}"), ids[sel]
+        target = K[sel, C[f"b_{topic}"]] / kc[sel]
+        b[i] = target + left[sel] * (b[i] - target)
+    # the expected SMO wait follows how long contacts' cases have been waiting so far
+    kw = K[:, C["smo_waiting"]]
+    sel = p.aware_smo[ids] & (kw > 0)
+    i = ids[sel]
+    target = w - K[sel, C["smo_reg"]] / kw[sel]
+    p.b_wait[i] = target + left[sel] * (p.b_wait[i] - target)
+    # the border: one week takes b to (1 - dw) [(1 - mix) b + mix T] + dw r, i.e. b -> a b + c
+    kt = K[:, C["talk"]]
+    rate = m.admit_rate[p.nat[ids]]
+    dia = p.us_tie[ids] & ~np.isnan(rate) & (dw > 0)
+    talk = kt > 0
+    target = K[:, C["b_admit"]] / np.maximum(kt, 1)
+    keep_dia = np.where(dia, 1.0 - dw, 1.0)
+    a = np.where(talk, 1.0 - mix, 1.0) * keep_dia
+    c = keep_dia * np.where(talk, mix * target, 0.0) + np.where(dia, dw * np.nan_to_num(rate), 0.0)
+    moving = a < 1.0
+    fixed = c[moving] / (1.0 - a[moving])
+    i = ids[moving]
+    p.b_admit[i] = fixed + a[moving] ** n[moving] * (p.b_admit[i] - fixed)
+
+
+def in_cohort(m, idx) -> np.ndarray:
+    period = int(m.info["catch_up_weeks"])
+    return idx % period == m.week % period
+
+
+def cohort(m) -> np.ndarray:
+    """This week's share of the population due to catch up: every catch_up_weeks-th person."""
+    period = int(m.info["catch_up_weeks"])
+    off = m.week % period
+    ids = np.arange(off, m.people.n, period, dtype=np.int64)
+    return ids[resident(m, ids)]
+
+
+# --- the weekly step: everyone at once, as events ---
+
+def step(m):
+    p, w, info = m.people, m.week, m.info
+    draw = lambda purpose, ids: m.streams.uniform(purpose, w, ids)
+    # 1. awareness by word of mouth
+    for topic in TOPICS:
+        heard = m.sources[f"aware_{topic}"].transmit(m, info["wom_awareness"])
+        new = heard[resident(m, heard) & ~getattr(p, f"aware_{topic}")[heard]]
+        _aware_by_word_of_mouth(m, new, topic, draw)
+    # 2. the rules: from contacts, official sources (clock) and, for parole, searching
+    for topic in TOPICS:
+        aware, rules = getattr(p, f"aware_{topic}"), getattr(p, f"rules_{topic}")
+        heard = m.sources[f"rules_{topic}"].transmit(m, info["wom_rules"])
+        due = m.clocks[f"rules_{topic}"].due(w)
+        cand = _union(heard, due)
+        learn = cand[resident(m, cand) & aware[cand] & ~rules[cand]]
+        if topic == "parole":
+            act = m.act
+            considering = act[(p.state[act] == State.WAITING_PAROLE)
+                              & (p.parole_stage[act] == ParoleStage.CONSIDERING) & ~rules[act]]
+            found = considering[draw("search_rules", considering) < info["search_rules"]]
+            learn = _union(learn, found)
+        learn_rules(m, learn, topic)
+        # an official-source clock that came due without teaching the rules keeps running
+        again = due[aware[due] & ~rules[due] & (resident(m, due) | (p.state[due] == State.NOT_ARRIVED))]
+        m.clocks[f"rules_{topic}"].schedule(m.streams, again, w, info["official_rules"])
+    # 3-5. beliefs: this week's cohort, and whoever had news of an outcome (caught up first)
+    signalled, k = _signal_counts(m)
+    catch_up(m, _union(cohort(m), signalled))
+    _outcomes(m, signalled, k)
+    # 6. broadcast channels (people with internet)
+    _broadcasts(m, draw)
+
+
+def _signal_counts(m):
+    """Listeners of last week's outcome events (residents), with counts per signal kind."""
+    ev, parts, kinds = m.last_events, [], []
+    for j, names in enumerate(SIGNALS.values()):
+        ids = [ev[n] for n in names if n in ev and len(ev[n])]
+        if ids:
+            nb, _ = neighbours(m.adj, np.concatenate(ids))
+            parts.append(nb)
+            kinds.append(np.full(len(nb), j, dtype=np.int64))
+    if not parts:
+        return _EMPTY, np.zeros((0, len(SIGNALS)))
+    nb, kind = np.concatenate(parts), np.concatenate(kinds)
+    who, inv = np.unique(nb, return_inverse=True)
+    k = np.zeros((len(who), len(SIGNALS)))
+    np.add.at(k, (inv, kind), 1.0)
+    keep = resident(m, who)
+    return who[keep], k[keep]
+
+
+def _broadcasts(m, draw):
+    p, w, info = m.people, m.week, m.info
+    for topic in TOPICS:
+        clock = m.clocks[f"social_{topic}"]
+        due = clock.due(w)
+        due = due[~getattr(p, f"aware_{topic}")[due]]
+        _social_hit(m, due[resident(m, due)], topic, draw)
+        # people not yet arrived keep their clock; those who left the resident states never return
+        clock.schedule(m.streams, due[_may_return(m, due)], w, info["social_media_reach"])
+    clock = m.clocks["outreach"]
+    due = clock.due(w)
+    if len(due) and info["outreach_reach"] > 0 and m.topic_public["smo"]:
+        _outreach_hit(m, due[resident(m, due)], draw)
+        again = due[_outreach_useful(m, due) & (resident(m, due) | _may_return(m, due))]
+        clock.schedule(m.streams, again, w, info["outreach_reach"])
+
+
+def _may_return(m, idx):
+    """Not yet arrived: will become residents (everyone else outside the resident states stays out)."""
+    return m.people.state[idx] == State.NOT_ARRIVED
+
+
+def _outreach_useful(m, idx):
+    p = m.people
+    return p.internet[idx] & (~p.aware_smo[idx] | ~p.rules_smo[idx] | p.fee_belief[idx] | p.expel_belief[idx])
+
+
+def start_broadcasts(m, topic: str | None = None):
+    """(Re)start the broadcast clocks: social media once a topic is public, outreach when its reach
+    changes. A pass over the population, at a policy date only."""
+    p, w, info = m.people, m.week, m.info
+    live = resident(m, slice(None)) | (p.state == State.NOT_ARRIVED)
+    if topic is not None:
+        cand = np.flatnonzero(live & p.internet & ~getattr(p, f"aware_{topic}"))
+        m.clocks[f"social_{topic}"].schedule(m.streams, cand, w, info["social_media_reach"])
+    if info["outreach_reach"] > 0 and m.topic_public["smo"]:
+        cand = np.flatnonzero(live & _outreach_useful(m, slice(None)))
+        m.clocks["outreach"].schedule(m.streams, cand, w, info["outreach_reach"])
+
+
+# --- the per-agent reference: one listener, straight from the rules ---
+
+def listen(m, i: int):
+    """Rules 1-6 for person `i`, reading contacts as they are now (asynchronous updating)."""
+    p, info, w = m.people, m.info, m.week
+    idx = np.array([i], dtype=np.int64)
+    draw = lambda purpose, ids: m.streams.uniform(purpose, w, ids)
+    K = view(m, idx)
+    k = lambda c: K[0, C[c]]
+    for topic in TOPICS:
+        if not getattr(p, f"aware_{topic}")[i] and draw(f"wom_{topic}", idx)[0] < _hear(k(f"aware_{topic}"), info["wom_awareness"]):
+            _aware_by_word_of_mouth(m, idx, topic, draw, K)
+    for topic in TOPICS:
         aware, rules = getattr(p, f"aware_{topic}"), getattr(p, f"rules_{topic}")
         pr = _hear(k(f"rules_{topic}"), info["wom_rules"])
-        pr = 1 - (1 - pr) * (1 - info["official_rules"] * p.internet[idx])
+        pr = 1 - (1 - pr) * (1 - info["official_rules"] * p.internet[i])
         if topic == "parole":
-            considering = (p.state[idx] == State.WAITING_PAROLE) & (p.parole_stage[idx] == ParoleStage.CONSIDERING)
+            considering = (p.state[i] == State.WAITING_PAROLE) & (p.parole_stage[i] == ParoleStage.CONSIDERING)
             pr = 1 - (1 - pr) * (1 - info["search_rules"] * considering)
-        learn = idx[aware[idx] & ~rules[idx] & (S.uniform(f"rules_{topic}", w, idx) < pr)]
-        rules[learn] = True
-
-    # 3. beliefs drift towards contacts' average (DeGroot), among the aware
-    mix = info["belief_mixing"]
-    for topic, cnt in (("smo", "aware_smo"), ("parole", "aware_parole")):
-        kc = k(cnt)
-        has = getattr(p, f"aware_{topic}")[idx] & (kc > 0)
-        b = getattr(p, f"b_{topic}")
-        sel = idx[has]
-        b[sel] = _toward(b[sel], K[has, C[f"b_{topic}"]] / kc[has], mix)
-    # the expected SMO wait follows how long contacts' cases have been waiting
-    kw = k("smo_waiting")
-    has = p.aware_smo[idx] & (kw > 0)
-    sel = idx[has]
-    p.b_wait[sel] = _toward(p.b_wait[sel], K[has, C["smo_waited"]] / kw[has], mix)
-    kt = k("talk")
-    has = kt > 0
-    p.b_admit[idx[has]] = _toward(p.b_admit[idx[has]], K[has, C["b_admit"]] / kt[has], mix)
-
-    # 4. contacts' outcomes
-    def shift(b, pos_c, neg_c):
-        up, down = _hear(k(pos_c), eta), _hear(k(neg_c), eta)
-        b[idx] = np.clip(b[idx] + up * (1 - b[idx]) - down * b[idx], 0, 1)
-
-    shift(p.b_smo, "smo_pos", "smo_neg")
-    shift(p.b_parole, "parole_pos", "parole_neg")
-    shift(p.b_admit, "admitted", "expelled")
-    # assumption: a contact's safe arrival reassures half as much as a contact's death alarms
-    scared, reassured = _hear(k("died"), eta), _hear(k("arrived"), eta) * REASSURANCE
-    r = p.b_risk[idx]
-    r = r + scared * (RISK_AFTER_A_DEATH - r)
-    p.b_risk[idx] = r + reassured * (m.beh["prior_risk"] - r)
-
-    # 5. the diaspora in the US reports how people of their nationality fare at the border
-    dw = info["diaspora_weight"]
-    if dw > 0:
-        rate = m.admit_rate[p.nat[idx]]
-        sel = p.us_tie[idx] & ~np.isnan(rate)
-        p.b_admit[idx[sel]] = _toward(p.b_admit[idx[sel]], rate[sel], dw)
-
-    # 6. broadcast channels (people with internet)
-    net = idx[p.internet[idx]]
-    for topic in ("smo", "parole"):
-        if not m.topic_public[topic]:
-            continue
-        aware = getattr(p, f"aware_{topic}")
-        hit = net[~aware[net] & (S.uniform(f"social_{topic}", w, net) < info["social_media_reach"])]
-        aware[hit] = True
-        if topic == "smo":
-            bad = 1 - info["social_media_accuracy"]
-            p.fee_belief[hit] |= S.uniform("social_fee", w, hit) < bad
-            p.expel_belief[hit] |= S.uniform("social_expel", w, hit) < bad
-    if info["outreach_reach"] > 0 and m.topic_public["smo"]:
-        hit = net[S.uniform("outreach", w, net) < info["outreach_reach"]]
-        p.aware_smo[hit] = True
-        p.rules_smo[hit] = True
-        fixed = hit[S.uniform("outreach_fix", w, hit) < info["outreach_accuracy"]]
-        p.fee_belief[fixed] = False
-        p.expel_belief[fixed] = False
+        if aware[i] and not rules[i] and draw(f"rules_{topic}", idx)[0] < pr:
+            learn_rules(m, idx, topic)
+    k_sig = m.signal_counts_of(i)[None, :]
+    if k_sig.any() or in_cohort(m, i):
+        catch_up(m, idx, K)
+    if k_sig.any():
+        _outcomes(m, idx, k_sig)
+    if p.internet[i]:
+        for topic in TOPICS:
+            if m.topic_public[topic] and not getattr(p, f"aware_{topic}")[i] \
+                    and draw(f"social_{topic}", idx)[0] < info["social_media_reach"]:
+                _social_hit(m, idx, topic, draw)
+        if info["outreach_reach"] > 0 and m.topic_public["smo"] and draw("outreach", idx)[0] < info["outreach_reach"]:
+            _outreach_hit(m, idx, draw)
 
 
 # --- Policy handlers ---
@@ -210,17 +331,21 @@ def on_announce(m, pol):
     if topic == "expulsion":
         p.b_admit[hit] *= 1 - m.border.cfg["p_expel_title42"]
         return
+    first = not m.topic_public[topic]
     m.topic_public[topic] = True
     aware = getattr(p, f"aware_{topic}")
     fresh = hit[~aware[hit]]
-    aware[fresh] = True
+    become_aware(m, fresh, topic)
     getattr(p, f"b_{topic}")[fresh] = m.info[f"prior_{topic}_chance"]
+    if first:
+        start_broadcasts(m, topic)
 
 
 def on_outreach(m, pol):
     m.info["outreach_reach"] = pol.fields["reach"]
     if "accuracy" in pol.fields:
         m.info["outreach_accuracy"] = pol.fields["accuracy"]
+    start_broadcasts(m)
 
 
 HANDLERS = {"announce": on_announce, "outreach": on_outreach}

@@ -15,7 +15,9 @@ rules to one person at a time (see agents.migrant); tests check both agree stati
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
+from contextlib import contextmanager
 
 import mesa
 import numpy as np
@@ -25,6 +27,8 @@ from agents.population import build_people
 from agents.states import RESIDENT, ParoleStage, State
 
 from . import border, darien, decisions, information, parole, smo
+from .clocks import Clock
+from .contacts import Sources, unique_ids
 from .crn import Streams
 from .errors import InputError
 from .policy import Timeline
@@ -41,11 +45,19 @@ STOCKS = {
 }
 METRICS = FLOWS + tuple(STOCKS)
 NO_CUTOFF = np.iinfo(np.int32).max
+IS_RESIDENT = np.zeros(len(State), dtype=bool)
+IS_RESIDENT[list(RESIDENT)] = True
+#: states in which something happens to a person every week (cases, plans, journeys)
+IS_ACTIVE = np.zeros(len(State), dtype=bool)
+IS_ACTIVE[[State.WAITING_SMO, State.WAITING_PAROLE, State.PREPARING, State.IN_TRANSIT, State.AT_BORDER]] = True
+PHASES = ("build_people", "build_network", "policies", "arrivals", "information", "decisions", "institutions",
+          "route", "metrics")
 
 
 class SafeMobilityModel(mesa.Model):
     def __init__(self, scenario, reference: bool = False):
         super().__init__(seed=scenario.seed)
+        self.timings = dict.fromkeys(PHASES, 0.0)  # seconds per phase (benchmarks/ reports them)
         self.scenario = scenario
         self.pack = pack = scenario.pack
         self.scale = scenario.scale
@@ -59,28 +71,115 @@ class SafeMobilityModel(mesa.Model):
         # all randomness flows from model.rng: first the key of the per-purpose streams, then the network
         self.streams = Streams(int(self.rng.integers(2**63)))
         self.routes = darien.Routes(pack)
-        self.people = build_people(pack, self.scale, self.start, self.n_weeks, self.streams, self.beh, self.info,
-                                   self.routes.option_names)
+        with self.timed("build_people"):
+            self.people = build_people(pack, self.scale, self.start, self.n_weeks, self.streams, self.beh, self.info,
+                                       self.routes.option_names)
         if self.people.n == 0:
             raise InputError(scenario.path, "run.scale", f"{self.scale:g} agents per person gives no agents at all")
-        self.adj = build_network(self.people, scenario.network, self.rng)
+        with self.timed("build_network"):
+            self.adj = build_network(self.people, scenario.network, self.rng)
         self._init_institutions()
         self.timeline = Timeline(scenario.policies, {**smo.HANDLERS, **parole.HANDLERS, **border.HANDLERS,
                                                      **information.HANDLERS})
         self.events: dict[str, list] = defaultdict(list)
+        self.last_events: dict[str, np.ndarray] = {}
         self.admit_rate = np.full(len(pack.nationalities), np.nan)
-        self.talkers = np.zeros(self.people.n, dtype=bool)
-        self.signals = information.signal_matrix(self.people.n, {})
         self.n_cells = len(pack.nationalities) * len(pack.places)
         self._metrics: dict[str, np.ndarray] = {}
         self.approval_waits: list[int] = []  # weeks from SMO registration to approval
         self.datacollector = mesa.DataCollector(
             model_reporters={k: (lambda m, k=k: m._metrics[k]) for k in METRICS})
-        self.reference = reference
+        with self.timed("build_people"):
+            self._init_bookkeeping()
+        self.reference = False
         self._handles: dict[int, object] = {}
         if reference:
+            self.set_reference(True)
+
+    @contextmanager
+    def timed(self, phase: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[phase] += time.perf_counter() - t0
+
+    def set_reference(self, on: bool = True):
+        """Step people one Mesa agent at a time (the per-agent reference step) from now on."""
+        if on and not self.reference:
             for pid in range(self.people.n):
                 self.agent(pid)
+        self.reference = on
+
+    def _init_bookkeeping(self):
+        """What lets a week touch only the people something happens to: arrivals by week, the active
+        people, clocks for weekly hazards, who talks about what, and stocks counted as states change."""
+        p, last = self.people, self.n_weeks
+        weeks = p.arrival_week
+        future = np.flatnonzero(weeks >= 0)
+        order = future[np.argsort(weeks[future], kind="stable")]
+        wk, first = np.unique(weeks[order], return_index=True)
+        self.arrivals = dict(zip(wk.tolist(), np.split(order, first[1:])))
+        self.act = np.flatnonzero(IS_ACTIVE[p.state])
+        self.activated: list[np.ndarray] = []
+        p.belief_week[:] = self.week
+        self.clocks = {name: Clock(name, p.n, last) for name in
+                       ("prompt", "rules_smo", "rules_parole", "social_smo", "social_parole", "outreach")}
+        decisions.schedule_prompts(self, np.arange(p.n))
+        self.stocks = np.zeros((len(State), self.n_cells), dtype=np.int64)
+        np.add.at(self.stocks, (p.state, p.cell), 1)
+        res = IS_RESIDENT[p.state]
+        self.aware_res = np.bincount(p.cell[res & p.aware_smo], minlength=self.n_cells)
+        self.registered_res = np.bincount(p.cell[res & p.ever_registered], minlength=self.n_cells)
+        tie = np.flatnonzero(p.us_tie)
+        self.us_tie_by_nat = {k: tie[p.nat[tie] == k] for k in range(len(self.pack.nationalities))}
+        p.watch = self._state_changed
+        deg = np.diff(self.adj.indptr).astype(np.int64)
+        self.sources = {k: Sources(deg) for k in ("aware_smo", "aware_parole", "rules_smo", "rules_parole")}
+        for k, src in self.sources.items():
+            src.add(np.flatnonzero(getattr(p, k)))
+
+    def _state_changed(self, idx, old, new):
+        """Keep the stocks and the active list up to date (People.set_state)."""
+        p = self.people
+        cell = p.cell[idx]
+        np.add.at(self.stocks, (old, cell), -1)
+        np.add.at(self.stocks[new], cell, 1)
+        moved = IS_RESIDENT[new].astype(np.int64) - IS_RESIDENT[old]
+        if moved.any():
+            np.add.at(self.aware_res, cell, moved * p.aware_smo[idx])
+            np.add.at(self.registered_res, cell, moved * p.ever_registered[idx])
+        if IS_ACTIVE[new]:
+            self.activated.append(np.asarray(idx, dtype=np.int64))
+
+    def count_aware_smo(self, idx):
+        """Newly aware of the SMO: counted in the aware stock if resident."""
+        idx = idx[IS_RESIDENT[self.people.state[idx]]]
+        np.add.at(self.aware_res, self.people.cell[idx], 1)
+
+    def count_registered(self, idx):
+        p = self.people
+        new = idx[~p.ever_registered[idx]]
+        p.ever_registered[idx] = True
+        np.add.at(self.registered_res, p.cell[new], 1)
+
+    def refresh_active(self):
+        parts = [self.act] + self.activated
+        self.activated = []
+        act = unique_ids(np.concatenate(parts)) if len(parts) > 1 else self.act
+        self.act = act[IS_ACTIVE[self.people.state[act]]]
+
+    def signal_counts_of(self, i: int) -> np.ndarray:
+        """Last week's outcome signals among person i's contacts (for the per-agent reference step)."""
+        a = self.adj
+        nb = a.indices[a.indptr[i]:a.indptr[i + 1]]
+        k = np.zeros(len(information.SIGNALS))
+        for j, names in enumerate(information.SIGNALS.values()):
+            for n in names:
+                ev = self.last_events.get(n)
+                if ev is not None and len(ev):
+                    k[j] += np.isin(ev, nb).sum()
+        return k
 
     # --- set-up ---
     def _init_institutions(self):
@@ -159,35 +258,45 @@ class SafeMobilityModel(mesa.Model):
     # --- the week ---
     def step(self):
         p, w = self.people, self.week
-        self.timeline.apply_due(self, self.date + dt.timedelta(days=6))
-        arriving = np.flatnonzero((p.state == State.NOT_ARRIVED) & (p.arrival_week <= w))
-        p.set_state(arriving, State.INTEGRATING, w)
-        self.talkers = (p.state != State.NOT_ARRIVED) & (p.state != State.DEAD)
+        with self.timed("policies"):
+            self.timeline.apply_due(self, self.date + dt.timedelta(days=6))
+        with self.timed("arrivals"):
+            arriving = self.arrivals.pop(w, np.empty(0, dtype=np.int64))
+            arriving = arriving[p.state[arriving] == State.NOT_ARRIVED]
+            p.set_state(arriving, State.INTEGRATING, w)
+            p.belief_week[arriving] = w
+            self.refresh_active()
         if self.reference:
             # one agent at a time, in an order drawn from model.rng (Mesa's shuffle_do uses model.random)
-            for pid in self.rng.permutation(p.n):
-                self._handles[int(pid)].step()
+            with self.timed("decisions"):
+                for pid in self.rng.permutation(p.n):
+                    self._handles[int(pid)].step()
         else:
-            residents = np.flatnonzero(np.isin(p.state, RESIDENT))
-            information.step(self, residents, full=True)
-            decisions.step(self, residents)
-        smo.step(self)
-        parole.step(self)
-        border.step(self)
-        darien.step(self)
-        ready = np.flatnonzero((p.state == State.PREPARING) & (p.prep_left <= 0))
-        darien.depart(self, ready)
-        saving = p.state == State.PREPARING  # people save towards the journey once they plan it
-        p.resources[saving] += p.savings[saving]
-        self._end_week()
+            with self.timed("information"):
+                information.step(self)
+            with self.timed("decisions"):
+                decisions.step(self)
+        with self.timed("institutions"):
+            self.refresh_active()
+            smo.step(self)
+            parole.step(self)
+            border.step(self)
+        with self.timed("route"):
+            darien.step(self)
+            act = self.act
+            ready = act[(p.state[act] == State.PREPARING) & (p.prep_left[act] <= 0)]
+            darien.depart(self, ready)
+            saving = act[p.state[act] == State.PREPARING]  # people save towards the journey once they plan it
+            p.resources[saving] += p.savings[saving]
+        with self.timed("metrics"):
+            self._end_week()
 
     def person_step(self, pid: int):
         """The per-agent reference step: the same rules, for one person, on the live arrays."""
         if self.people.state[pid] in RESIDENT:
-            idx = np.array([pid], dtype=np.int64)
-            information.step(self, idx, full=False)
+            information.listen(self, pid)
             if self.people.state[pid] in RESIDENT:
-                decisions.step(self, idx)
+                decisions.step(self, np.array([pid], dtype=np.int64))
 
     def _end_week(self):
         p = self.people
@@ -196,21 +305,21 @@ class SafeMobilityModel(mesa.Model):
         cell = p.cell
         count = lambda idx: np.bincount(cell[idx], minlength=self.n_cells)
         self._metrics = {k: count(ev.get(k, np.empty(0, dtype=np.int64))) for k in FLOWS}
-        res = np.isin(p.state, RESIDENT)
-        self._metrics["aware_smo"] = count(np.flatnonzero(res & p.aware_smo))
-        self._metrics["registered_smo"] = count(np.flatnonzero(res & p.ever_registered))
-        on_parole = p.state == State.WAITING_PAROLE
-        considering = p.parole_stage == ParoleStage.CONSIDERING
-        self._metrics["considering_parole"] = count(np.flatnonzero(on_parole & considering))
-        self._metrics["waiting_parole"] = count(np.flatnonzero(on_parole & ~considering))
+        self._metrics["aware_smo"] = self.aware_res.copy()
+        self._metrics["registered_smo"] = self.registered_res.copy()
+        self.refresh_active()
+        on_parole = self.act[p.state[self.act] == State.WAITING_PAROLE]
+        considering = p.parole_stage[on_parole] == ParoleStage.CONSIDERING
+        self._metrics["considering_parole"] = count(on_parole[considering])
+        self._metrics["waiting_parole"] = count(on_parole[~considering])
         for k, s in STOCKS.items():
             if s is not None:
-                self._metrics[k] = count(np.flatnonzero(p.state == s))
+                self._metrics[k] = self.stocks[s].copy()
         if self.week >= 0:
             self.datacollector.collect(self)
         self._update_admit_rate(ev)
         border.update_shutdown(self, len(ev.get("border_arrivals", ())) * self.weight)
-        self.signals = information.signal_matrix(p.n, ev)
+        self.last_events = ev
         self.week += 1
         if self.week >= self.n_weeks:
             self.running = False

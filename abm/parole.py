@@ -8,7 +8,7 @@ import numpy as np
 
 from agents.states import ParoleStage, State
 
-from .queues import Capacity, fifo
+from .queues import Capacity, fifo_ids
 
 
 class Parole:
@@ -76,14 +76,15 @@ def withdraw(m, idx):
 
 def step(m):
     p, w = m.people, m.week
-    waiting = p.state == State.WAITING_PAROLE
+    waiting = lambda: m.act[p.state[m.act] == State.WAITING_PAROLE]
+    stage = lambda ids, s: ids[p.parole_stage[ids] == s]
     # those finding out who have now learnt the rules
-    learnt = np.flatnonzero(waiting & (p.parole_stage == ParoleStage.CONSIDERING) & p.rules_parole)
-    _apply_or_drop(m, learnt)
+    considering = stage(waiting(), ParoleStage.CONSIDERING)
+    _apply_or_drop(m, considering[p.rules_parole[considering]])
     # travel authorisations under the monthly cap, first come first served
     pr = m.parole
     n = pr.authorisations.take(pr.monthly_cap * 12 / 52, m.scale)
-    queue = fifo(waiting & (p.parole_stage == ParoleStage.APPLIED), p.parole_week)[:n]
+    queue = fifo_ids(stage(waiting(), ParoleStage.APPLIED), p.parole_week)[:n]
     if len(queue):
         denied = m.streams.uniform("parole_denied", w, queue) < pr.p_denied
         p.parole_stage[queue[denied]] = ParoleStage.DENIED
@@ -94,7 +95,8 @@ def step(m):
         p.parole_stage[ok] = ParoleStage.AUTHORISED
         p.parole_week[ok] = w
     # arrivals by air after travel
-    flying = np.flatnonzero(waiting & (p.parole_stage == ParoleStage.AUTHORISED) & (w - p.parole_week >= pr.travel_weeks))
+    authorised = stage(waiting(), ParoleStage.AUTHORISED)
+    flying = authorised[w - p.parole_week[authorised] >= pr.travel_weeks]
     p.parole_stage[flying] = ParoleStage.ARRIVED
     p.set_state(flying, State.IN_US, w)
     m.event("parole_arrivals", flying)

@@ -18,7 +18,8 @@ class Capacity:
         return n
 
 
-def fifo(mask: np.ndarray, since: np.ndarray) -> np.ndarray:
-    """Persons where `mask` holds, oldest `since` first (ties by person id)."""
-    idx = np.flatnonzero(mask)
-    return idx[np.lexsort((idx, since[idx]))]
+
+
+def fifo_ids(ids: np.ndarray, since: np.ndarray) -> np.ndarray:
+    """Persons `ids`, oldest `since` first (ties by person id)."""
+    return ids[np.lexsort((ids, since[ids]))]

@@ -122,6 +122,8 @@ def _check_params(data: dict, file) -> dict[str, dict]:
                 raise InputError(file, f"{sec}.{k}", f"must be a number, not {v!r}")
             if not (lo <= v <= hi):
                 raise InputError(file, f"{sec}.{k}", f"{v!r} is outside [{lo}, {hi}]")
+            if k in P.WHOLE_NUMBERS and v != int(v):
+                raise InputError(file, f"{sec}.{k}", f"must be a whole number, not {v!r}")
             out[sec][k] = float(v)
     return out
 

@@ -9,7 +9,8 @@ import numpy as np
 from agents.population import day_number
 from agents.states import SmoStage, State, Status
 
-from .queues import Capacity, fifo
+from . import information
+from .queues import Capacity, fifo_ids
 
 
 class Office:
@@ -98,12 +99,13 @@ def close_case(m, idx, stage: SmoStage):
 
 def step(m):
     p, w, scale = m.people, m.week, m.scale
-    waiting = p.state == State.WAITING_SMO
+    waiting = m.act[p.state[m.act] == State.WAITING_SMO]  # the active list holds everyone waiting
+    stage = lambda ids, s: ids[p.smo_stage[ids] == s]
     rs = m.resettlement
     for off in m.offices.values():
-        here = waiting & (p.place == off.place)
+        here = waiting[p.place[waiting] == off.place]
         # 1. the portal: pending registrants get in up to the weekly quota, in random order (002 s5.1)
-        pending = np.flatnonzero(here & (p.smo_stage == SmoStage.PENDING))
+        pending = stage(here, SmoStage.PENDING)
         n = off.portal.take(off.weekly_quota, scale) if off.open else 0
         if len(pending) and n:
             order = np.argsort(m.streams.uniform("portal", w, pending), kind="stable")
@@ -111,12 +113,12 @@ def step(m):
             p.smo_stage[got] = SmoStage.REGISTERED
             p.smo_stage_week[got] = w
             p.smo_reg_week[got] = w
-            p.ever_registered[got] = True
+            m.count_registered(got)
             p.smo_news[got] = w
             m.event("smo_registrations", got)
         # 2. assessment, first come first served: protection cases to UNHCR, others to IOM counselling
         n = off.assessment.take(off.assess_per_week, scale)
-        queue = fifo(here & (p.smo_stage == SmoStage.REGISTERED), p.smo_stage_week)[:n]
+        queue = fifo_ids(stage(here, SmoStage.REGISTERED), p.smo_stage_week)[:n]
         if len(queue):
             prot = p.protection[queue]
             to_unhcr, to_iom = queue[prot], queue[~prot]
@@ -125,15 +127,16 @@ def step(m):
             p.smo_news[to_unhcr] = w
             # IOM only informs about other pathways (002 s3.1): they learn the SMO has nothing for them,
             # and learn about parole and its requirements
-            p.aware_parole[to_iom] = True
-            p.rules_parole[to_iom] = True
-            p.rules_smo[to_iom] = True
+            information.become_aware(m, to_iom[~p.aware_parole[to_iom]], "parole")
+            information.learn_rules(m, to_iom, "parole")
+            information.learn_rules(m, to_iom, "smo")
             p.smo_no_route[to_iom] = True
             close_case(m, to_iom, SmoStage.REFERRED_IOM)
             m.event("smo_rejected", to_iom)
+    waiting = waiting[p.state[waiting] == State.WAITING_SMO]
     # 3. resettlement decisions, within the fiscal year's ceiling
-    due = fifo((p.state == State.WAITING_SMO) & (p.smo_stage == SmoStage.UNHCR)
-                & (w - p.smo_stage_week >= rs["decision_weeks"]), p.smo_stage_week)
+    unhcr = stage(waiting, SmoStage.UNHCR)
+    due = fifo_ids(unhcr[w - p.smo_stage_week[unhcr] >= rs["decision_weeks"]], p.smo_stage_week)
     if len(due):
         # one decision per person (not redrawn each week), so a binding ceiling makes a queue
         approve = m.streams.uniform("smo_approve", 0, due) < rs["p_approve"]
@@ -147,19 +150,21 @@ def step(m):
         m.resettlement_used[m.fiscal_year()] += len(cand)
         m.approval_waits.extend((w - p.smo_reg_week[cand]).tolist())
         m.event("smo_approvals", cand)
-        p.rules_smo[rejected] = True
+        information.learn_rules(m, rejected, "smo")
         p.smo_no_route[rejected] = True
         close_case(m, rejected, SmoStage.REJECTED)
         m.event("smo_rejected", rejected)
     # 4. relocation: housing in the US is the bottleneck (002 s5.1)
+    waiting = waiting[p.state[waiting] == State.WAITING_SMO]
     n = m.relocation.take(rs["relocation_per_week"], scale)
-    ready = fifo((p.state == State.WAITING_SMO) & (p.smo_stage == SmoStage.APPROVED), p.smo_stage_week)[:n]
+    ready = fifo_ids(stage(waiting, SmoStage.APPROVED), p.smo_stage_week)[:n]
     if len(ready):
         p.smo_stage[ready] = SmoStage.RELOCATED
         p.set_state(ready, State.IN_US, w)
         m.event("smo_relocations", ready)
     # 5. news: a case in the queue hears something now and then (transparency)
-    inq = np.flatnonzero((p.state == State.WAITING_SMO) & np.isin(p.smo_stage, (SmoStage.REGISTERED, SmoStage.UNHCR)))
+    waiting = waiting[p.state[waiting] == State.WAITING_SMO]
+    inq = waiting[np.isin(p.smo_stage[waiting], (SmoStage.REGISTERED, SmoStage.UNHCR))]
     heard = inq[m.streams.uniform("smo_news", w, inq) < rs["news_per_week"]]
     p.smo_news[heard] = w
 
@@ -173,7 +178,7 @@ def register_attempt(m, idx):
     p.set_state(yes, State.WAITING_SMO, w)
     p.smo_stage[yes] = SmoStage.PENDING
     p.smo_news[yes] = w
-    p.rules_smo[no] = True
+    information.learn_rules(m, no, "smo")
     p.resume_plan(no, w)  # back to their plan; the undecided reconsider next week without the SMO
     m.event("smo_ineligible", no)
     return yes, no

@@ -26,13 +26,23 @@ def stochastic_round(x: float, u: float) -> int:
     return base + int(u < (x - base))
 
 
+#: What a person's contacts read from them (abm.contacts.view), kept together in one 32-byte record per
+#: person so that reading a contact costs one memory access rather than one per field; the People
+#: attributes of the same names are views into it.
+VOICE = np.dtype([("b_smo", "f4"), ("b_parole", "f4"), ("b_wait", "f4"), ("b_admit", "f4"), ("smo_reg_week", "i2"),
+                  ("state", "i1"), ("smo_stage", "i1"), ("aware_smo", "?"), ("aware_parole", "?"), ("rules_smo", "?"),
+                  ("rules_parole", "?"), ("fee_belief", "?"), ("expel_belief", "?"), ("pad2", "i2"), ("pad4", "i4")])
+
+
 class People:
     """Per-person arrays. Field names follow the Migrant agent's attributes."""
 
     def __init__(self, n: int):
         self.n = n
-        self.pid = np.arange(n, dtype=np.int64)
+        self.pid = np.arange(n, dtype=np.int32)
         z = lambda dtype: np.zeros(n, dtype=dtype)
+        self.voice = np.zeros(n, dtype=VOICE)
+        voice = lambda field: self.voice[field]
         # who and where
         self.group = z(np.int16)
         self.nat = z(np.int16)
@@ -54,24 +64,25 @@ class People:
         self.push = z(np.float32)
         self.patience = z(np.float32)
         # knowledge and beliefs
-        self.aware_smo = z(bool)
-        self.aware_parole = z(bool)
-        self.rules_smo = z(bool)
-        self.rules_parole = z(bool)
-        self.b_smo = z(np.float32)        # believed chance an SMO case leads to approval
-        self.b_parole = z(np.float32)     # believed chance parole works for them
-        self.b_wait = z(np.float32)       # expected SMO wait, weeks
-        self.b_admit = z(np.float32)      # believed chance of being let in at the US border
+        self.aware_smo = voice("aware_smo")
+        self.aware_parole = voice("aware_parole")
+        self.rules_smo = voice("rules_smo")
+        self.rules_parole = voice("rules_parole")
+        self.b_smo = voice("b_smo")        # believed chance an SMO case leads to approval
+        self.b_parole = voice("b_parole")     # believed chance parole works for them
+        self.b_wait = voice("b_wait")       # expected SMO wait, weeks
+        self.b_admit = voice("b_admit")      # believed chance of being let in at the US border
         self.b_risk = z(np.float32)       # believed chance of dying on the route
-        self.fee_belief = z(bool)         # believes the SMO must be paid for
-        self.expel_belief = z(bool)       # believes registering can get them expelled
+        self.belief_week = z(np.int16)    # beliefs are up to date up to (not including) this week
+        self.fee_belief = voice("fee_belief")         # believes the SMO must be paid for
+        self.expel_belief = voice("expel_belief")       # believes registering can get them expelled
         # choices and cases
-        self.state = z(np.int8)
+        self.state = voice("state")
         self.since = z(np.int16)
         self.intent = z(np.int8)
         self.prep_left = z(np.int16)
         self.redecide = z(bool)           # reconsiders next week (a legal option failed, plan undecided)
-        self.smo_stage = z(np.int8)
+        self.smo_stage = voice("smo_stage")
         self.smo_stage_week = z(np.int16)
         self.smo_news = z(np.int16)       # last week with news of the case
         self.parole_stage = z(np.int8)
@@ -84,10 +95,15 @@ class People:
         self.departed = z(bool)           # set out on the irregular route at some point
         self.smo_no_route = z(bool)       # learnt the SMO has nothing for them (IOM referral, rejection)
         self.ever_registered = z(bool)    # got through an SMO portal at some point
-        self.smo_reg_week = z(np.int16)   # week of registration
+        self.smo_reg_week = voice("smo_reg_week")   # week of registration
         self.parole_denied = z(bool)      # a parole application was denied
 
+        self.watch = None                 # called as watch(idx, old_states, new_state) before a change
+        self.redecide_list: list[np.ndarray] = []  # who was flagged to reconsider (checked each week)
+
     def set_state(self, idx, state: State, week: int):
+        if self.watch is not None and len(idx):
+            self.watch(idx, self.state[idx], state)
         self.state[idx] = state
         self.since[idx] = week
 
@@ -97,7 +113,9 @@ class People:
         intent = self.intent[idx]
         self.set_state(idx[intent == Intent.MOVE], State.PREPARING, week)
         self.set_state(idx[intent != Intent.MOVE], State.INTEGRATING, week)
-        self.redecide[idx[intent == Intent.UNDECIDED]] = True
+        undecided = idx[intent == Intent.UNDECIDED]
+        self.redecide[undecided] = True
+        self.redecide_list.append(np.asarray(undecided, dtype=np.int64))
 
 
 def build_people(pack, scale: float, start: dt.date, n_weeks: int, streams, beh: dict, info: dict,

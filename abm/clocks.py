@@ -1,0 +1,65 @@
+"""Per-person weekly hazards as clocks: instead of drawing a number for every person every week to see
+whether an event with a small weekly chance p happens, each person's next event week is drawn once
+(a geometric gap) and people are kept in buckets by that week. A week then touches only the people
+whose event is due, which is what makes hazards over millions of people cheap.
+
+The gap draw is a common random number: a hash of (person, purpose, the week it was drawn), so a
+person's clock does not depend on anyone else's. Weekly Bernoulli(p) events and geometric gaps give the
+same process (memorylessness); a clock can run at an upper bound of the hazard and accept each event
+with the ratio of the hazard in force to that bound (thinning), so the hazard may depend on the state
+when the event comes due.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from .contacts import unique_ids
+
+NEVER = np.iinfo(np.int32).max
+
+
+class Clock:
+    def __init__(self, name: str, n: int, last_week: int):
+        self.name = name
+        self.last_week = last_week           # events after this week are not scheduled
+        self.next = np.full(n, NEVER, dtype=np.int32)
+        self._due: dict[int, list[np.ndarray]] = defaultdict(list)
+
+    def schedule(self, streams, idx: np.ndarray, week: int, p) -> None:
+        """Draw, for persons `idx`, the next event after `week` for a weekly chance `p` (scalar or per
+        person). Replaces any event already scheduled for them."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if len(idx) == 0:
+            return
+        p = np.broadcast_to(np.asarray(p, dtype=np.float64), idx.shape)
+        u = streams.uniform(f"clock_{self.name}", week, idx)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # weeks until the next event: 1 + Geometric(p) - 1 by inversion; p >= 1 means next week
+            gap = np.where(p >= 1, 1.0, np.floor(np.log1p(-u) / np.log1p(-np.minimum(p, 1 - 1e-12))) + 1)
+        gap = np.where(p <= 0, np.inf, gap)
+        at = week + gap
+        ok = at <= self.last_week
+        self.next[idx] = np.where(ok, at, NEVER).astype(np.int32)
+        idx, at = idx[ok], at[ok].astype(np.int64)
+        if len(idx) == 0:
+            return
+        order = np.argsort(at, kind="stable")
+        idx, at = idx[order], at[order]
+        weeks, starts = np.unique(at, return_index=True)
+        for wk, part in zip(weeks.tolist(), np.split(idx, starts[1:])):
+            self._due[wk].append(part)
+
+    def cancel(self, idx: np.ndarray) -> None:
+        self.next[idx] = NEVER
+
+    def due(self, week: int) -> np.ndarray:
+        """Persons whose event falls in `week` (each once; stale entries of rescheduled people dropped)."""
+        parts = self._due.pop(week, None)
+        if not parts:
+            return np.empty(0, dtype=np.int64)
+        idx = np.concatenate(parts)
+        idx = idx[self.next[idx] == week]
+        self.next[idx] = NEVER
+        return unique_ids(idx)
