@@ -15,7 +15,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .contacts import unique_ids
+from . import kernels
 
 NEVER = np.iinfo(np.int32).max
 
@@ -42,14 +42,16 @@ class Clock:
         at = week + gap
         ok = at <= self.last_week
         self.next[idx] = np.where(ok, at, NEVER).astype(np.int32)
-        idx, at = idx[ok], at[ok].astype(np.int64)
+        idx, at = idx[ok], at[ok].astype(np.int16)  # weeks fit in int16: a radix sort, linear in n
         if len(idx) == 0:
             return
         order = np.argsort(at, kind="stable")
         idx, at = idx[order], at[order]
-        weeks, starts = np.unique(at, return_index=True)
-        for wk, part in zip(weeks.tolist(), np.split(idx, starts[1:])):
-            self._due[wk].append(part)
+        first, last = int(at[0]), int(at[-1])
+        bounds = np.searchsorted(at, np.arange(first, last + 2))
+        for wk in range(first, last + 1):
+            if bounds[wk - first + 1] > bounds[wk - first]:
+                self._due[wk].append(idx[bounds[wk - first]:bounds[wk - first + 1]])
 
     def cancel(self, idx: np.ndarray) -> None:
         self.next[idx] = NEVER
@@ -59,7 +61,5 @@ class Clock:
         parts = self._due.pop(week, None)
         if not parts:
             return np.empty(0, dtype=np.int64)
-        idx = np.concatenate(parts)
-        idx = idx[self.next[idx] == week]
-        self.next[idx] = NEVER
-        return unique_ids(idx)
+        # people rescheduled since are stale here (their next event is another week); sorted for locality
+        return np.sort(kernels.take_due(np.concatenate(parts), self.next, week, NEVER))

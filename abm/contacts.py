@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.states import State
-
 from . import kernels
 
 #: the columns of `view`
@@ -40,9 +38,10 @@ def neighbours(adj, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return adj.indices[pos].astype(np.int64), row
 
 
-def unique_ids(ids: np.ndarray) -> np.ndarray:
-    """Sorted distinct ids (a sort is faster here than numpy's hash-based np.unique)."""
-    a = np.sort(np.asarray(ids, dtype=np.int64))
+def unique_ids(ids: np.ndarray, presorted: bool = False) -> np.ndarray:
+    """Sorted distinct ids (a sort is faster here than numpy's hash-based np.unique). `presorted`: ids
+    are a few sorted runs, which timsort merges in linear time."""
+    a = np.sort(np.asarray(ids, dtype=np.int64), kind="stable" if presorted else None)
     if len(a) < 2:
         return a
     keep = np.empty(len(a), dtype=bool)
@@ -57,34 +56,78 @@ def view(m, idx) -> np.ndarray:
     return kernels.contacts_view(a.indptr, a.indices, np.asarray(idx, dtype=np.int64), p.voice)
 
 
-class Sources:
-    """The people who talk about a topic, with the running total of their ties (grows by appending)."""
+TOPIC_CODE = {"aware_smo": 0, "aware_parole": 1, "rules_smo": 2, "rules_parole": 3}
 
-    def __init__(self, deg: np.ndarray):
+
+class Sources:
+    """The people who talk about a topic, with the running total of their ties (grows by appending,
+    into buffers that double when full). Sources found dead by a transmission are dropped."""
+
+    def __init__(self, deg: np.ndarray, topic: str):
         self.deg = deg
-        self.ids = np.empty(0, dtype=np.int64)
-        self.cum = np.empty(0, dtype=np.int64)
+        self.topic = TOPIC_CODE[topic]
+        self._ids = np.empty(1024, dtype=np.int64)
+        self._cum = np.empty(1024, dtype=np.int64)
+        self._spent = np.zeros(1024, dtype=bool)
+        self.n = 0
+
+    @property
+    def ids(self):
+        return self._ids[:self.n]
+
+    @property
+    def cum(self):
+        return self._cum[:self.n]
 
     def add(self, ids):
-        if len(ids):
-            new = np.asarray(ids, dtype=np.int64)
-            base = self.cum[-1] if len(self.cum) else 0
-            self.ids = np.concatenate([self.ids, new])
-            self.cum = np.concatenate([self.cum, base + np.cumsum(self.deg[new])])
+        k = len(ids)
+        if k == 0:
+            return
+        if self.n + k > len(self._ids):
+            size = max(2 * len(self._ids), self.n + k)
+            self._ids = np.resize(self._ids, size)
+            self._cum = np.resize(self._cum, size)
+            self._spent = np.resize(self._spent, size)
+        base = self._cum[self.n - 1] if self.n else 0
+        self._ids[self.n:self.n + k] = ids
+        self._cum[self.n:self.n + k] = base + np.cumsum(self.deg[ids])
+        self._spent[self.n:self.n + k] = False
+        self.n += k
+
+    def _compact(self):
+        keep = np.flatnonzero(~self._spent[:self.n])
+        ids = self._ids[keep]
+        self.n = len(ids)
+        self._ids[:self.n] = ids
+        self._cum[:self.n] = np.cumsum(self.deg[ids])
+        self._spent[:self.n] = False
+
+    def draw(self, m, p: float):
+        """This week's transmissions (chance p per tie): their positions among the sources' ties, sorted."""
+        if p <= 0 or self.n == 0:
+            return None
+        total = int(self._cum[self.n - 1])
+        k = m.rng.poisson(total * -np.log1p(-min(p, 1 - 1e-12)))
+        return np.sort(m.rng.integers(0, total, k)) if k else None
+
+    def land(self, m, pos) -> np.ndarray:
+        """The contacts the transmissions at `pos` reach who may still learn (the caller keeps those who
+        can learn now), each once."""
+        if pos is None:
+            return np.empty(0, dtype=np.int64)
+        spent = self._spent[:self.n]
+        heard = kernels.ties_at(self.cum, self.ids, pos, m.adj.indptr, m.adj.indices, self.deg, m.people.voice,
+                                self.topic, spent)
+        if spent.sum() > self.n // 4:
+            self._compact()
+        return unique_ids(heard)
 
     def transmit(self, m, p: float) -> np.ndarray:
-        """Contacts reached this week by at least one source (chance p per tie), whatever their own
-        state (the caller keeps those who can learn). Sources who died no longer talk."""
-        if p <= 0 or len(self.cum) == 0:
-            return np.empty(0, dtype=np.int64)
-        total = int(self.cum[-1])
-        k = m.rng.poisson(total * -np.log1p(-min(p, 1 - 1e-12)))
-        if k == 0:
-            return np.empty(0, dtype=np.int64)
-        pos = np.sort(m.rng.integers(0, total, k))  # sorted: the search below walks memory in order
-        s = np.searchsorted(self.cum, pos, side="right")
-        who = self.ids[s]
-        ok = m.people.state[who] != State.DEAD
-        offset = pos[ok] - (self.cum[s[ok]] - self.deg[who[ok]])
-        adj = m.adj
-        return unique_ids(adj.indices[adj.indptr[who[ok]] + offset])
+        return self.land(m, self.draw(m, p))
+
+
+def transmit_all(m, plan: list[tuple[Sources, float]]) -> list[np.ndarray]:
+    """Transmissions for several topics, from what people knew at the start of the week: the draws in
+    a fixed order (model.rng), then the ties walked (abm.kernels.ties_at, on all threads)."""
+    draws = [src.draw(m, p) for src, p in plan]
+    return [src.land(m, pos) for (src, _), pos in zip(plan, draws)]

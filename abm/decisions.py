@@ -13,7 +13,7 @@ import numpy as np
 
 from agents.states import Intent, Option, ParoleStage, SmoStage, State, Status
 
-from . import darien, information, parole, smo
+from . import darien, information, kernels, parole, smo
 from .contacts import unique_ids
 
 N_OPT = len(Option)
@@ -23,22 +23,32 @@ def smo_open_to(m, idx) -> np.ndarray:
     """Whether each person thinks they can use an SMO: aware, an office open where they live, and not
     known to be ruled out (by its rules, if they know them, or by a past referral or rejection)."""
     p = m.people
-    ok = p.aware_smo[idx] & m.office_open_at[p.place[idx]] & ~p.smo_no_route[idx]
-    known = p.rules_smo[idx]
-    if known.any():
-        ok[known] &= smo.eligible(m, idx[known])
-    return ok | (p.state[idx] == State.WAITING_SMO)
+    waiting = p.state[idx] == State.WAITING_SMO
+    ok = waiting.copy()
+    rest = np.flatnonzero(~waiting)
+    r = idx[rest]
+    maybe = p.aware_smo[r] & m.office_open_at[p.place[r]] & ~p.smo_no_route[r]
+    check = maybe & p.rules_smo[r]
+    if check.any():
+        maybe[check] = smo.eligible(m, r[check])
+    ok[rest] = maybe
+    return ok
 
 
 def parole_open_to(m, idx) -> np.ndarray:
     """Whether each person thinks parole could be for them: announced for their nationality, not denied
     before, and not known to be ruled out by its requirements."""
     p = m.people
-    ok = p.aware_parole[idx] & m.parole_nat_ok[p.nat[idx]] & ~p.parole_denied[idx]
-    known = p.rules_parole[idx]
-    if known.any():
-        ok[known] &= parole.eligible(m, idx[known])
-    return ok | (p.state[idx] == State.WAITING_PAROLE)
+    waiting = p.state[idx] == State.WAITING_PAROLE
+    ok = waiting.copy()
+    rest = np.flatnonzero(~waiting)
+    r = idx[rest]
+    maybe = p.aware_parole[r] & m.parole_nat_ok[p.nat[r]] & ~p.parole_denied[r]
+    check = maybe & p.rules_parole[r]
+    if check.any():
+        maybe[check] = parole.eligible(m, r[check])
+    ok[rest] = maybe
+    return ok
 
 
 def _busy(m, idx) -> np.ndarray:
@@ -92,6 +102,7 @@ def deciders_this_week(m) -> tuple[np.ndarray, np.ndarray]:
     hazard, bound = prompt_hazards(m, due)
     pushed = m.streams.uniform("prompt", w, due) < hazard / bound
     cand = due[~pushed]
+    cand = cand[p.aware_smo[cand] | p.aware_parole[cand]]  # a legal option one knows of needs knowing of one
     legal = cand[smo_open_to(m, cand) | parole_open_to(m, cand)]
     flagged = unique_ids(np.concatenate(p.redecide_list)) if p.redecide_list else np.empty(0, dtype=np.int64)
     flagged = flagged[p.redecide[flagged]]
@@ -143,15 +154,32 @@ def choose(m, idx, V) -> np.ndarray:
     return np.minimum((cum < u[:, None]).sum(axis=1), N_OPT - 1)
 
 
+PARAMS = ("stay_value", "irregular_stay_penalty", "admit_weight", "prior_admit", "risk_weight", "prior_risk",
+          "legal_value", "belief_weight", "fee_penalty", "expulsion_fear_penalty", "wait_cost", "inertia")
+
+
+def choose_all(m, idx, legal_only) -> np.ndarray:
+    """utilities and choose for many people in one compiled pass (abm.kernels.logit_choice)."""
+    p = m.people
+    u = m.streams.uniform("choice", m.week, idx)
+    prm = np.array([m.beh[k] for k in PARAMS], dtype=np.float64)
+    return kernels.logit_choice(idx, p.voice, p.status, p.b_risk, p.patience, p.smo_news,
+                                p.parole_week, p.intent, smo_open_to(m, idx), parole_open_to(m, idx),
+                                legal_only, u, m.week, prm)
+
+
 def step(m, idx=None):
     """Decide and carry the choices out: for everyone (idx None: the weekly step) or for the residents
-    `idx` (the per-agent reference step)."""
+    `idx` (the per-agent reference step, one person at a time through utilities and choose)."""
     who, legal_only = deciders_this_week(m) if idx is None else deciders(m, idx)
     if len(who) == 0:
         return
     # settled people prompted to decide take a fresh look: beliefs up to date before they are weighed
     information.catch_up(m, who[m.people.state[who] == State.INTEGRATING])
-    choice = choose(m, who, utilities(m, who, legal_only))
+    if idx is None:
+        choice = choose_all(m, who, legal_only)
+    else:
+        choice = choose(m, who, utilities(m, who, legal_only))
     # someone prompted to leave who takes a legal option decides afresh if it fails
     pushed = (m.people.state[who] == State.INTEGRATING) & ~legal_only
     m.people.intent[who[pushed & ((choice == Option.SMO) | (choice == Option.PAROLE))]] = Intent.UNDECIDED

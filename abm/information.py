@@ -13,9 +13,9 @@ The rules, for one listener in one week (`listen`, the per-agent reference step,
   3. beliefs drift towards contacts' average (DeGroot, weekly weight `belief_mixing`); the expected
      SMO wait follows how long contacts' cases have waited; 5. the diaspora in the US pulls beliefs
      about the border towards how people of one's nationality fare there (`diaspora_weight`). Rules 3
-     and 5 are applied when a person catches up (`catch_up`): when they are prompted to decide or hear
-     of an outcome, and otherwise every `catch_up_weeks` weeks (a staggered share of people each week),
-     applying all the weekly steps since they last did towards where contacts point now;
+     and 5 are applied when a person catches up (`catch_up`): when they are prompted to decide, and
+     otherwise every `catch_up_weeks` weeks (a staggered share of people each week), applying all the
+     weekly steps since they last did towards where contacts point now;
   4. contacts' outcomes last week shift beliefs;
   6. social media and official outreach reach people with internet.
 The weekly step (`step`) applies the same rules to everyone, drawn as events: transmissions along ties
@@ -27,7 +27,8 @@ import numpy as np
 
 from agents.states import ParoleStage, State
 
-from .contacts import C, neighbours, unique_ids, view
+from . import kernels
+from .contacts import C, transmit_all, unique_ids, view
 
 RISK_AFTER_A_DEATH = 0.05  # assumption: believed risk of dying on the route after a contact died on it
 REASSURANCE = 0.5          # assumption: weight of a contact's safe arrival relative to a death
@@ -135,44 +136,17 @@ def _outcomes(m, ids, k):
     p.b_risk[ids] = r + reassured * (m.beh["prior_risk"] - r)
 
 
-def catch_up(m, ids, K=None):
-    """Rules 3 and 5 for persons `ids` (unique): every weekly step since they last caught up, towards
-    where their contacts and the diaspora point now (exact while those stay put)."""
-    p, w, info = m.people, m.week, m.info
-    keep = resident(m, ids) & (p.belief_week[ids] <= w)
-    ids = ids[keep]
-    if len(ids) == 0:
-        return
-    K = view(m, ids) if K is None else K[keep]
-    n = (w + 1 - p.belief_week[ids]).astype(np.float64)
-    p.belief_week[ids] = w + 1
-    mix, dw = info["belief_mixing"], info["diaspora_weight"]
-    left = (1.0 - mix) ** n  # share of the gap left after n weekly steps
-    for topic in TOPICS:
-        kc = K[:, C[f"aware_{topic}"]]
-        sel = getattr(p, f"aware_{topic}")[ids] & (kc > 0)
-        b, i = getattr(p, f"b_{topic}"), ids[sel]
-        target = K[sel, C[f"b_{topic}"]] / kc[sel]
-        b[i] = target + left[sel] * (b[i] - target)
-    # the expected SMO wait follows how long contacts' cases have been waiting so far
-    kw = K[:, C["smo_waiting"]]
-    sel = p.aware_smo[ids] & (kw > 0)
-    i = ids[sel]
-    target = w - K[sel, C["smo_reg"]] / kw[sel]
-    p.b_wait[i] = target + left[sel] * (p.b_wait[i] - target)
-    # the border: one week takes b to (1 - dw) [(1 - mix) b + mix T] + dw r, i.e. b -> a b + c
-    kt = K[:, C["talk"]]
-    rate = m.admit_rate[p.nat[ids]]
-    dia = p.us_tie[ids] & ~np.isnan(rate) & (dw > 0)
-    talk = kt > 0
-    target = K[:, C["b_admit"]] / np.maximum(kt, 1)
-    keep_dia = np.where(dia, 1.0 - dw, 1.0)
-    a = np.where(talk, 1.0 - mix, 1.0) * keep_dia
-    c = keep_dia * np.where(talk, mix * target, 0.0) + np.where(dia, dw * np.nan_to_num(rate), 0.0)
-    moving = a < 1.0
-    fixed = c[moving] / (1.0 - a[moving])
-    i = ids[moving]
-    p.b_admit[i] = fixed + a[moving] ** n[moving] * (p.b_admit[i] - fixed)
+def catch_up(m, ids):
+    """Rules 3 and 5 for the residents among persons `ids` (unique): every weekly step since they last
+    caught up, towards where their contacts and the diaspora point now (exact while those stay put):
+      b_smo, b_parole: towards contacts' average among the aware (DeGroot, weekly weight belief_mixing);
+      b_wait: towards how long contacts' queued SMO cases have waited so far;
+      b_admit: each week b -> (1 - dw) [(1 - mix) b + mix T] + dw r, with T contacts' average and r
+      the admission rate the diaspora reports (for people with a US tie; dw = diaspora_weight).
+    One compiled pass over the listeners' ties (abm.kernels.catch_up)."""
+    p, a, info = m.people, m.adj, m.info
+    kernels.catch_up(a.indptr, a.indices, np.asarray(ids, dtype=np.int64), p.voice, p.belief_week, p.us_tie,
+                     p.nat, m.admit_rate, m.week, info["belief_mixing"], info["diaspora_weight"])
 
 
 def in_cohort(m, idx) -> np.ndarray:
@@ -193,15 +167,19 @@ def cohort(m) -> np.ndarray:
 def step(m):
     p, w, info = m.people, m.week, m.info
     draw = lambda purpose, ids: m.streams.uniform(purpose, w, ids)
+    # word of mouth along ties, from what people knew at the start of the week (rules 1 and 2)
+    plan = [(m.sources[f"{what}_{topic}"], info[f"wom_{'awareness' if what == 'aware' else 'rules'}"])
+            for what in ("aware", "rules") for topic in TOPICS]
+    heard_by = dict(zip([f"{w_}_{t}" for w_ in ("aware", "rules") for t in TOPICS], transmit_all(m, plan)))
     # 1. awareness by word of mouth
     for topic in TOPICS:
-        heard = m.sources[f"aware_{topic}"].transmit(m, info["wom_awareness"])
+        heard = heard_by[f"aware_{topic}"]
         new = heard[resident(m, heard) & ~getattr(p, f"aware_{topic}")[heard]]
         _aware_by_word_of_mouth(m, new, topic, draw)
     # 2. the rules: from contacts, official sources (clock) and, for parole, searching
     for topic in TOPICS:
         aware, rules = getattr(p, f"aware_{topic}"), getattr(p, f"rules_{topic}")
-        heard = m.sources[f"rules_{topic}"].transmit(m, info["wom_rules"])
+        heard = heard_by[f"rules_{topic}"]
         due = m.clocks[f"rules_{topic}"].due(w)
         cand = _union(heard, due)
         learn = cand[resident(m, cand) & aware[cand] & ~rules[cand]]
@@ -215,31 +193,29 @@ def step(m):
         # an official-source clock that came due without teaching the rules keeps running
         again = due[aware[due] & ~rules[due] & (resident(m, due) | (p.state[due] == State.NOT_ARRIVED))]
         m.clocks[f"rules_{topic}"].schedule(m.streams, again, w, info["official_rules"])
-    # 3-5. beliefs: this week's cohort, and whoever had news of an outcome (caught up first)
-    signalled, k = _signal_counts(m)
-    catch_up(m, _union(cohort(m), signalled))
-    _outcomes(m, signalled, k)
+    # 3-5. beliefs: this week's cohort catches up; news of outcomes moves beliefs as they stand
+    catch_up(m, cohort(m))
+    _hear_outcomes(m)
     # 6. broadcast channels (people with internet)
     _broadcasts(m, draw)
 
 
-def _signal_counts(m):
-    """Listeners of last week's outcome events (residents), with counts per signal kind."""
-    ev, parts, kinds = m.last_events, [], []
+def _hear_outcomes(m):
+    """Rule 4 for everyone: residents whose contacts had an outcome last week (abm.kernels.hear_outcomes
+    applies _outcomes to them, tallying the events on their contacts)."""
+    ev, ids, kinds = m.last_events, [], []
     for j, names in enumerate(SIGNALS.values()):
-        ids = [ev[n] for n in names if n in ev and len(ev[n])]
-        if ids:
-            nb, _ = neighbours(m.adj, np.concatenate(ids))
-            parts.append(nb)
-            kinds.append(np.full(len(nb), j, dtype=np.int64))
-    if not parts:
-        return _EMPTY, np.zeros((0, len(SIGNALS)))
-    nb, kind = np.concatenate(parts), np.concatenate(kinds)
-    who, inv = np.unique(nb, return_inverse=True)
-    k = np.zeros((len(who), len(SIGNALS)))
-    np.add.at(k, (inv, kind), 1.0)
-    keep = resident(m, who)
-    return who[keep], k[keep]
+        for n in names:
+            if n in ev and len(ev[n]):
+                ids.append(ev[n])
+                kinds.append(np.full(len(ev[n]), j, dtype=np.int64))
+    if not ids:
+        return
+    counts, mark = m.scratch_signals()
+    p, info = m.people, m.info
+    kernels.hear_outcomes(m.adj.indptr, m.adj.indices, np.concatenate(ids).astype(np.int64), np.concatenate(kinds),
+                          counts, mark, p.voice, p.b_risk, info["outcome_learning"], RISK_AFTER_A_DEATH,
+                          REASSURANCE, m.beh["prior_risk"])
 
 
 def _broadcasts(m, draw):
@@ -304,8 +280,8 @@ def listen(m, i: int):
         if aware[i] and not rules[i] and draw(f"rules_{topic}", idx)[0] < pr:
             learn_rules(m, idx, topic)
     k_sig = m.signal_counts_of(i)[None, :]
-    if k_sig.any() or in_cohort(m, i):
-        catch_up(m, idx, K)
+    if in_cohort(m, i):
+        catch_up(m, idx)
     if k_sig.any():
         _outcomes(m, idx, k_sig)
     if p.internet[i]:

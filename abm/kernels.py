@@ -13,7 +13,12 @@ import numpy as np
 # fork-safe threads (workqueue unless TBB is installed): ensembles fork worker processes after a run
 numba.config.THREADING_LAYER = "forksafe"
 
-from agents.states import SmoStage, State
+
+def one_thread():
+    """For worker processes of an ensemble (one run per core): compiled loops use one thread each."""
+    numba.set_num_threads(1)
+
+from agents.states import Intent, SmoStage, State, Status
 
 #: columns of contacts_view: sums over a listener's contacts who can talk (arrived and alive)
 VIEW_COLS = ("talk", "aware_smo", "aware_parole", "rules_smo", "rules_parole", "fee", "expel",
@@ -67,6 +72,257 @@ def contacts_view(indptr, indices, ids, voice):
     # waking the second thread costs more than a few hundred listeners (the per-agent step asks for one)
     view = _view_parallel if len(ids) > 2000 else _view_serial
     return view(indptr, indices, ids, voice)
+
+
+_RESIDENT_LO, _RESIDENT_HI = int(State.INTEGRATING), int(State.PREPARING)
+
+
+def _catch_up(indptr, indices, ids, voice, belief_week, us_tie, nat, admit_rate, week, mix, dw):
+    """abm.information.catch_up for the residents among ids whose beliefs are behind `week`, in two
+    phases so that every listener reads their contacts' beliefs as they were before anyone moved."""
+    n = ids.shape[0]
+    new = np.empty((n, 4), dtype=np.float64)
+    go = np.zeros(n, dtype=np.bool_)
+    for r in numba.prange(n):
+        i = ids[r]
+        me = voice[i]
+        if me.state < _RESIDENT_LO or me.state > _RESIDENT_HI or belief_week[i] > week:
+            continue
+        go[r] = True
+        talk = 0.0
+        b_admit = 0.0
+        a_smo = 0.0
+        b_smo = 0.0
+        a_par = 0.0
+        b_par = 0.0
+        waiting = 0.0
+        reg = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            v = voice[indices[k]]
+            s = v.state
+            if s == _NOT_ARRIVED or s == _DEAD:
+                continue
+            talk += 1.0
+            b_admit += v.b_admit
+            if v.aware_smo:
+                a_smo += 1.0
+                b_smo += v.b_smo
+            if v.aware_parole:
+                a_par += 1.0
+                b_par += v.b_parole
+            if s == _WAITING_SMO and (v.smo_stage == _REGISTERED or v.smo_stage == _UNHCR):
+                waiting += 1.0
+                reg += v.smo_reg_week
+        steps = week + 1 - belief_week[i]
+        left = (1.0 - mix) ** steps  # share of the gap left after `steps` weekly steps
+        x = me.b_smo
+        if me.aware_smo and a_smo > 0:
+            t = b_smo / a_smo
+            x = t + left * (x - t)
+        new[r, 0] = x
+        x = me.b_parole
+        if me.aware_parole and a_par > 0:
+            t = b_par / a_par
+            x = t + left * (x - t)
+        new[r, 1] = x
+        x = me.b_wait
+        if me.aware_smo and waiting > 0:
+            t = week - reg / waiting
+            x = t + left * (x - t)
+        new[r, 2] = x
+        # the border: one week takes b to (1 - dw) [(1 - mix) b + mix T] + dw r, i.e. b -> a b + c
+        rate = admit_rate[nat[i]]
+        dia = us_tie[i] and not np.isnan(rate) and dw > 0
+        keep = 1.0 - dw if dia else 1.0
+        a = (1.0 - mix if talk > 0 else 1.0) * keep
+        c = keep * (mix * b_admit / talk if talk > 0 else 0.0) + (dw * rate if dia else 0.0)
+        x = me.b_admit
+        if a < 1.0:
+            fixed = c / (1.0 - a)
+            x = fixed + a ** steps * (x - fixed)
+        new[r, 3] = x
+    for r in range(n):
+        if go[r]:
+            i = ids[r]
+            voice[i].b_smo = new[r, 0]
+            voice[i].b_parole = new[r, 1]
+            voice[i].b_wait = new[r, 2]
+            voice[i].b_admit = new[r, 3]
+            belief_week[i] = week + 1
+
+
+_catch_up_parallel = numba.njit(parallel=True, cache=True, nogil=True)(_catch_up)
+_catch_up_serial = numba.njit(cache=True, nogil=True)(_catch_up)
+
+
+def catch_up(indptr, indices, ids, voice, belief_week, us_tie, nat, admit_rate, week, mix, dw):
+    f = _catch_up_parallel if len(ids) > 2000 else _catch_up_serial
+    f(indptr, indices, ids, voice, belief_week, us_tie, nat, admit_rate, week, mix, dw)
+
+
+@numba.njit(cache=True, nogil=True)
+def tally_contacts(indptr, indices, ids, kinds, counts, mark):
+    """For events (person ids[r], kind kinds[r]): counts[j, kind] += 1 for each contact j of the person
+    (saturating at 255); returns the contacts reached, each once (mark: False on entry for all,
+    left True for those returned; the caller resets it and counts)."""
+    out = np.empty(64, dtype=np.int64)
+    n = 0
+    for r in range(ids.shape[0]):
+        i, kind = ids[r], kinds[r]
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            if counts[j, kind] < 255:
+                counts[j, kind] += 1
+            if not mark[j]:
+                mark[j] = True
+                if n == out.shape[0]:
+                    grown = np.empty(2 * n, dtype=np.int64)
+                    grown[:n] = out
+                    out = grown
+                out[n] = j
+                n += 1
+    return out[:n]
+
+
+@numba.njit(cache=True, nogil=True)
+def hear_outcomes(indptr, indices, ids, kinds, counts, mark, voice, b_risk, eta, risk_after_death, reassurance,
+                  prior_risk):
+    """abm.information rule 4 for everyone at once: tally last week's outcome events (person ids[r], signal
+    kind kinds[r] in the order of information.SIGNALS) on the events' contacts, then move the beliefs of
+    the residents among them as information._outcomes does. Returns how many residents heard."""
+    heard = tally_contacts(indptr, indices, ids, kinds, counts, mark)
+    n = 0
+    for r in range(heard.shape[0]):
+        j = heard[r]
+        v = voice[j]
+        if v.state >= _RESIDENT_LO and v.state <= _RESIDENT_HI:
+            n += 1
+            h = np.empty(8)
+            for s in range(8):
+                h[s] = 1.0 - (1.0 - eta) ** counts[j, s]
+            v.b_smo = min(1.0, max(0.0, v.b_smo + h[0] * (1 - v.b_smo) - h[1] * v.b_smo))
+            v.b_parole = min(1.0, max(0.0, v.b_parole + h[2] * (1 - v.b_parole) - h[3] * v.b_parole))
+            v.b_admit = min(1.0, max(0.0, v.b_admit + h[4] * (1 - v.b_admit) - h[5] * v.b_admit))
+            x = b_risk[j]
+            x = x + h[6] * (risk_after_death - x)
+            b_risk[j] = x + h[7] * reassurance * (prior_risk - x)
+        counts[j, :] = 0
+        mark[j] = False
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def _can_learn(v, topic):
+    """Whether a person may still learn `topic` (0 aware_smo, 1 aware_parole, 2 rules_smo, 3 rules_parole):
+    they lack it, and live in their host place or have yet to arrive (nobody else ever returns)."""
+    s = v.state
+    if not (s == _NOT_ARRIVED or (s >= _RESIDENT_LO and s <= _RESIDENT_HI)):
+        return False
+    if topic == 0:
+        return not v.aware_smo
+    if topic == 1:
+        return not v.aware_parole
+    if topic == 2:
+        return not v.rules_smo
+    return not v.rules_parole
+
+
+@numba.njit(cache=True, nogil=True)
+def ties_at(cum, ids, pos, indptr, indices, deg, voice, topic, spent):
+    """For sorted positions `pos` in the concatenated ties of people `ids` (cumulative tie counts `cum`),
+    the contacts at the end of the ties who may still learn `topic`. Sources who died say nothing more:
+    they are marked spent (spent[s]; the caller drops them from the list)."""
+    out = np.empty(pos.shape[0], dtype=np.int64)
+    n, s, last = 0, 0, cum.shape[0] - 1
+    for r in range(pos.shape[0]):
+        # first s with cum[s] > pos[r]: gallop forward from the previous one, then bisect
+        step = 1
+        hi = s
+        while hi < last and cum[hi] <= pos[r]:
+            s = hi + 1
+            hi = min(hi + step, last)
+            step *= 2
+        lo = s
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if cum[mid] <= pos[r]:
+                lo = mid + 1
+            else:
+                hi = mid
+        s = lo
+        if spent[s]:
+            continue
+        who = ids[s]
+        if voice[who].state == _DEAD:
+            spent[s] = True
+            continue
+        j = indices[indptr[who] + pos[r] - (cum[s] - deg[who])]
+        if _can_learn(voice[j], topic):
+            out[n] = j
+            n += 1
+    return out[:n]
+
+
+@numba.njit(cache=True, nogil=True)
+def take_due(idx, nxt, week, never):
+    """Those of idx whose next event is `week`, each once (their next event is cleared as they are taken)."""
+    out = np.empty(idx.shape[0], dtype=np.int64)
+    n = 0
+    for r in range(idx.shape[0]):
+        i = idx[r]
+        if nxt[i] == week:
+            nxt[i] = never
+            out[n] = i
+            n += 1
+    return out[:n]
+
+
+_WAITING_PAROLE, _PREPARING = int(State.WAITING_PAROLE), int(State.PREPARING)
+_IRREGULAR, _MOVE = int(Status.IRREGULAR), int(Intent.MOVE)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def logit_choice(ids, voice, status, b_risk, patience, smo_news, parole_week, intent, s_ok, p_ok,
+                 legal_only, u, week, prm):
+    """abm.decisions.utilities and choose in one pass (the per-agent reference step uses those): the
+    option (INTEGRATE 0, SMO 1, PAROLE 2, MOVE 3) each person picks with uniform draw u. prm holds
+    stay_value, irregular_stay_penalty, admit_weight, prior_admit, risk_weight, prior_risk,
+    legal_value, belief_weight, fee_penalty, expulsion_fear_penalty, wait_cost, inertia."""
+    stay, irr_pen, w_admit, prior_admit, w_risk, prior_risk = prm[0], prm[1], prm[2], prm[3], prm[4], prm[5]
+    legal, w_belief, fee_pen, expel_pen, w_wait, g = prm[6], prm[7], prm[8], prm[9], prm[10], prm[11]
+    out = np.empty(ids.shape[0], dtype=np.int64)
+    for r in numba.prange(ids.shape[0]):
+        i = ids[r]
+        v = voice[i]
+        st = v.state
+        pat = max(patience[i], 1e-3)
+        V = np.empty(4)
+        V[0] = stay - irr_pen * (status[i] == _IRREGULAR)
+        V[3] = -np.inf if legal_only[r] else w_admit * (v.b_admit - prior_admit) - w_risk * (b_risk[i] - prior_risk)
+        wait = (week - smo_news[i]) / pat if st == _WAITING_SMO else v.b_wait / pat
+        V[1] = (legal + w_belief * (v.b_smo - 0.5) - fee_pen * v.fee_belief - expel_pen * v.expel_belief
+                - w_wait * wait) if s_ok[r] else -np.inf
+        wait = (week - parole_week[i]) / pat if st == _WAITING_PAROLE else 0.0
+        V[2] = (legal + w_belief * (v.b_parole - 0.5) - w_wait * wait) if p_ok[r] else -np.inf
+        if st == _PREPARING:
+            V[3] += g
+        elif st == _WAITING_SMO:
+            V[1] += g
+        elif st == _WAITING_PAROLE:
+            V[2] += g
+        if (st == _WAITING_SMO or st == _WAITING_PAROLE) and intent[i] == _MOVE:
+            V[3] += g
+        top = V.max()
+        total = 0.0
+        for o in range(4):
+            V[o] = np.exp(V[o] - top)
+            total += V[o]
+        c, acc = 0, V[0] / total
+        while c < 3 and acc < u[r]:
+            c += 1
+            acc += V[c] / total
+        out[r] = c
+    return out
 
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)

@@ -126,8 +126,8 @@ class SafeMobilityModel(mesa.Model):
         self.clocks = {name: Clock(name, p.n, last) for name in
                        ("prompt", "rules_smo", "rules_parole", "social_smo", "social_parole", "outreach")}
         decisions.schedule_prompts(self, np.arange(p.n))
-        self.stocks = np.zeros((len(State), self.n_cells), dtype=np.int64)
-        np.add.at(self.stocks, (p.state, p.cell), 1)
+        self.stocks = np.bincount(p.state.astype(np.int64) * self.n_cells + p.cell,
+                                  minlength=len(State) * self.n_cells).reshape(len(State), self.n_cells)
         res = IS_RESIDENT[p.state]
         self.aware_res = np.bincount(p.cell[res & p.aware_smo], minlength=self.n_cells)
         self.registered_res = np.bincount(p.cell[res & p.ever_registered], minlength=self.n_cells)
@@ -135,7 +135,7 @@ class SafeMobilityModel(mesa.Model):
         self.us_tie_by_nat = {k: tie[p.nat[tie] == k] for k in range(len(self.pack.nationalities))}
         p.watch = self._state_changed
         deg = np.diff(self.adj.indptr).astype(np.int64)
-        self.sources = {k: Sources(deg) for k in ("aware_smo", "aware_parole", "rules_smo", "rules_parole")}
+        self.sources = {k: Sources(deg, k) for k in ("aware_smo", "aware_parole", "rules_smo", "rules_parole")}
         for k, src in self.sources.items():
             src.add(np.flatnonzero(getattr(p, k)))
 
@@ -143,12 +143,14 @@ class SafeMobilityModel(mesa.Model):
         """Keep the stocks and the active list up to date (People.set_state)."""
         p = self.people
         cell = p.cell[idx]
-        np.add.at(self.stocks, (old, cell), -1)
-        np.add.at(self.stocks[new], cell, 1)
+        nc = self.n_cells
+        count = lambda key, w=None: np.bincount(key, weights=w, minlength=nc * len(State)).reshape(len(State), nc)
+        self.stocks -= count(old.astype(np.int64) * nc + cell).astype(np.int64)
+        self.stocks[new] += np.bincount(cell, minlength=nc)
         moved = IS_RESIDENT[new].astype(np.int64) - IS_RESIDENT[old]
         if moved.any():
-            np.add.at(self.aware_res, cell, moved * p.aware_smo[idx])
-            np.add.at(self.registered_res, cell, moved * p.ever_registered[idx])
+            self.aware_res += np.bincount(cell, weights=moved * p.aware_smo[idx], minlength=nc).astype(np.int64)
+            self.registered_res += np.bincount(cell, weights=moved * p.ever_registered[idx], minlength=nc).astype(np.int64)
         if IS_ACTIVE[new]:
             self.activated.append(np.asarray(idx, dtype=np.int64))
 
@@ -164,10 +166,22 @@ class SafeMobilityModel(mesa.Model):
         np.add.at(self.registered_res, p.cell[new], 1)
 
     def refresh_active(self):
-        parts = [self.act] + self.activated
-        self.activated = []
-        act = unique_ids(np.concatenate(parts)) if len(parts) > 1 else self.act
-        self.act = act[IS_ACTIVE[self.people.state[act]]]
+        """The active list: those still active, then the newly activated not already on it."""
+        act = self.act[IS_ACTIVE[self.people.state[self.act]]]
+        if self.activated:
+            new = unique_ids(np.concatenate(self.activated))
+            self.activated = []
+            new = new[IS_ACTIVE[self.people.state[new]]]
+            self.act = unique_ids(np.concatenate([act, new]), presorted=True) if len(new) else act
+        else:
+            self.act = act
+
+    def scratch_signals(self):
+        """Per-person counters of outcome signals, zero between uses (abm.information)."""
+        if not hasattr(self, "_sig_counts"):
+            self._sig_counts = np.zeros((self.people.n, len(information.SIGNALS)), dtype=np.uint8)
+            self._sig_mark = np.zeros(self.people.n, dtype=bool)
+        return self._sig_counts, self._sig_mark
 
     def signal_counts_of(self, i: int) -> np.ndarray:
         """Last week's outcome signals among person i's contacts (for the per-agent reference step)."""

@@ -76,15 +76,15 @@ def withdraw(m, idx):
 
 def step(m):
     p, w = m.people, m.week
-    waiting = lambda: m.act[p.state[m.act] == State.WAITING_PAROLE]
-    stage = lambda ids, s: ids[p.parole_stage[ids] == s]
+    waiting = m.act[p.state[m.act] == State.WAITING_PAROLE]
+    stage = lambda ids, s: ids[(p.state[ids] == State.WAITING_PAROLE) & (p.parole_stage[ids] == s)]
     # those finding out who have now learnt the rules
-    considering = stage(waiting(), ParoleStage.CONSIDERING)
+    considering = stage(waiting, ParoleStage.CONSIDERING)
     _apply_or_drop(m, considering[p.rules_parole[considering]])
     # travel authorisations under the monthly cap, first come first served
     pr = m.parole
     n = pr.authorisations.take(pr.monthly_cap * 12 / 52, m.scale)
-    queue = fifo_ids(stage(waiting(), ParoleStage.APPLIED), p.parole_week)[:n]
+    queue = fifo_ids(stage(waiting, ParoleStage.APPLIED), p.parole_week)[:n]
     if len(queue):
         denied = m.streams.uniform("parole_denied", w, queue) < pr.p_denied
         p.parole_stage[queue[denied]] = ParoleStage.DENIED
@@ -95,7 +95,7 @@ def step(m):
         p.parole_stage[ok] = ParoleStage.AUTHORISED
         p.parole_week[ok] = w
     # arrivals by air after travel
-    authorised = stage(waiting(), ParoleStage.AUTHORISED)
+    authorised = stage(waiting, ParoleStage.AUTHORISED)
     flying = authorised[w - p.parole_week[authorised] >= pr.travel_weeks]
     p.parole_stage[flying] = ParoleStage.ARRIVED
     p.set_state(flying, State.IN_US, w)

@@ -75,7 +75,9 @@ def main(argv=None):
     ap.add_argument("--scale", type=float, default=0.01)
     ap.add_argument("--scenario", default=str(ROOT / "experiments" / "baseline.toml"))
     args = ap.parse_args(argv)
-    with get_context("fork").Pool(2) as pool:
+    from abm.kernels import one_thread
+
+    with get_context("fork").Pool(2, initializer=one_thread) as pool:
         out = pool.map(_one, [(args.scenario, args.scale, s) for s in range(1, args.seeds + 1)])
     heads = [h for h, _ in out]
     print(f"{args.seeds} seeds (1-{args.seeds}) at scale {args.scale:g}: {args.scenario}\n")

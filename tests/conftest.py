@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from abm.kernels import one_thread
 from abm.model import SafeMobilityModel
 from abm.outputs import timeseries
 from abm.scenario import load_scenario
@@ -42,7 +43,7 @@ def ensemble(scale: float, seeds, overrides=None, path=BASELINE) -> list:
     """Time series of several seeds, run two at a time (the machine has two cores)."""
     from multiprocessing import get_context
 
-    with get_context("fork").Pool(2) as pool:
+    with get_context("fork").Pool(2, initializer=one_thread) as pool:
         return pool.map(_ensemble_member, [(path, scale, s, overrides) for s in seeds])
 
 

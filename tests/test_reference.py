@@ -38,7 +38,9 @@ def _run(args):
 def runs(seeds, reference):
     from multiprocessing import get_context
 
-    with get_context("fork").Pool(2) as pool:
+    from tests.conftest import one_thread
+
+    with get_context("fork").Pool(2, initializer=one_thread) as pool:
         return pool.map(_run, [(s, reference) for s in seeds])
 
 
