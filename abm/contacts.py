@@ -24,20 +24,6 @@ COLS = kernels.VIEW_COLS
 C = {c: i for i, c in enumerate(COLS)}
 
 
-def neighbours(adj, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Contacts of persons `ids`, concatenated, and for each the position in `ids` it came from."""
-    ids = np.asarray(ids, dtype=np.int64)
-    ptr = adj.indptr
-    start, deg = ptr[ids].astype(np.int64), (ptr[ids + 1] - ptr[ids]).astype(np.int64)
-    total = int(deg.sum())
-    if total == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    row = np.repeat(np.arange(len(ids)), deg)
-    first = np.cumsum(deg) - deg
-    pos = np.arange(total, dtype=np.int64) - first[row] + start[row]
-    return adj.indices[pos].astype(np.int64), row
-
-
 def unique_ids(ids: np.ndarray, presorted: bool = False) -> np.ndarray:
     """Sorted distinct ids (a sort is faster here than numpy's hash-based np.unique). `presorted`: ids
     are a few sorted runs, which timsort merges in linear time."""

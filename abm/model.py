@@ -1,6 +1,9 @@
 """The Safe Mobility model: a Mesa model whose people are numpy arrays and whose network is a CSR matrix.
 
-Weekly step (vectorised, as Starsim steps people):
+Weekly step (vectorised, as Starsim steps people), touching only the people something happens to: an
+active list of people waiting, preparing or travelling, arrivals bucketed by week, per-person clocks
+for small weekly hazards (abm.clocks), word of mouth as transmissions along ties (abm.contacts), and
+compiled loops over ties (abm.kernels). docs/performance.md has the measurements.
   0. (burn-in weeks before the start run the same step, unrecorded, so that the pipeline of people
      preparing and travelling is full at the start);
   1. policies dated in this week take effect (abm.policy);
