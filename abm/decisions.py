@@ -171,13 +171,19 @@ def choose_all(m, idx, legal_only) -> np.ndarray:
 def step(m, idx=None):
     """Decide and carry the choices out: for everyone (idx None: the weekly step) or for the residents
     `idx` (the per-agent reference step, one person at a time through utilities and choose)."""
-    who, legal_only = deciders_this_week(m) if idx is None else deciders(m, idx)
+    if idx is None:
+        with m.timed("decisions/who"):
+            who, legal_only = deciders_this_week(m)
+    else:
+        who, legal_only = deciders(m, idx)
     if len(who) == 0:
         return
     # settled people prompted to decide take a fresh look: beliefs up to date before they are weighed
-    information.catch_up(m, who[m.people.state[who] == State.INTEGRATING])
+    with m.timed("decisions/catch_up"):
+        information.catch_up(m, who[m.people.state[who] == State.INTEGRATING])
     if idx is None:
-        choice = choose_all(m, who, legal_only)
+        with m.timed("decisions/choice"):
+            choice = choose_all(m, who, legal_only)
     else:
         choice = choose(m, who, utilities(m, who, legal_only))
     # someone prompted to leave who takes a legal option decides afresh if it fails

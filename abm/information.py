@@ -167,7 +167,22 @@ def cohort(m) -> np.ndarray:
 def step(m):
     p, w, info = m.people, m.week, m.info
     draw = lambda purpose, ids: m.streams.uniform(purpose, w, ids)
-    # word of mouth along ties, from what people knew at the start of the week (rules 1 and 2)
+    with m.timed("information/word_of_mouth"):
+        _word_of_mouth(m, draw)
+    # 3-5. beliefs: this week's cohort catches up; news of outcomes moves beliefs as they stand
+    with m.timed("information/catch_up"):
+        catch_up(m, cohort(m))
+    with m.timed("information/outcomes"):
+        _hear_outcomes(m)
+    # 6. broadcast channels (people with internet)
+    with m.timed("information/broadcasts"):
+        _broadcasts(m, draw)
+
+
+def _word_of_mouth(m, draw):
+    """Rules 1 and 2: awareness and the rules, along ties (from what people knew at the start of the
+    week), from official sources and by searching."""
+    p, w, info = m.people, m.week, m.info
     plan = [(m.sources[f"{what}_{topic}"], info[f"wom_{'awareness' if what == 'aware' else 'rules'}"])
             for what in ("aware", "rules") for topic in TOPICS]
     heard_by = dict(zip([f"{w_}_{t}" for w_ in ("aware", "rules") for t in TOPICS], transmit_all(m, plan)))
@@ -193,11 +208,6 @@ def step(m):
         # an official-source clock that came due without teaching the rules keeps running
         again = due[aware[due] & ~rules[due] & (resident(m, due) | (p.state[due] == State.NOT_ARRIVED))]
         m.clocks[f"rules_{topic}"].schedule(m.streams, again, w, info["official_rules"])
-    # 3-5. beliefs: this week's cohort catches up; news of outcomes moves beliefs as they stand
-    catch_up(m, cohort(m))
-    _hear_outcomes(m)
-    # 6. broadcast channels (people with internet)
-    _broadcasts(m, draw)
 
 
 def _hear_outcomes(m):

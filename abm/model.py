@@ -60,7 +60,8 @@ PHASES = ("build_people", "build_network", "policies", "arrivals", "information"
 class SafeMobilityModel(mesa.Model):
     def __init__(self, scenario, reference: bool = False):
         super().__init__(seed=scenario.seed)
-        self.timings = dict.fromkeys(PHASES, 0.0)  # seconds per phase (benchmarks/ reports them)
+        # seconds per phase (benchmarks/ reports them); "phase/part" keys break a phase down
+        self.timings = dict.fromkeys(PHASES, 0.0)
         self.scenario = scenario
         self.pack = pack = scenario.pack
         self.scale = scenario.scale
@@ -105,7 +106,7 @@ class SafeMobilityModel(mesa.Model):
         try:
             yield
         finally:
-            self.timings[phase] += time.perf_counter() - t0
+            self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - t0
 
     def set_reference(self, on: bool = True):
         """Step people one Mesa agent at a time (the per-agent reference step) from now on."""

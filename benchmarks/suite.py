@@ -348,13 +348,20 @@ def summarise(rows, weeks_rows, reference, people_full, **meta) -> dict:
 
 
 def profile_of(row) -> dict:
-    """Share of the row's wall time per phase, largest first ("other" = wall time outside the timed phases)."""
+    """Share of the row's wall time per phase, largest first ("other" = wall time outside the timed phases).
+    Keys "phase/part" break a phase down: they follow their phase, and are not added into "other"."""
     wall = row["wall_s"]
-    phases = {k: v / wall for k, v in row["phases"].items()}
-    rest = 1.0 - sum(phases.values())
+    shares = {k: v / wall for k, v in row["phases"].items()}
+    top = {k: v for k, v in shares.items() if "/" not in k}
+    rest = 1.0 - sum(top.values())
     if rest > 0.005:
-        phases["other"] = rest
-    return dict(sorted(phases.items(), key=lambda kv: -kv[1]))
+        top["other"] = rest
+    out = {}
+    for k, v in sorted(top.items(), key=lambda kv: -kv[1]):
+        out[k] = v
+        parts = {p: s for p, s in shares.items() if p.startswith(k + "/")}
+        out.update(sorted(parts.items(), key=lambda kv: -kv[1]))
+    return out
 
 
 def check_targets(res) -> list[dict]:
