@@ -56,6 +56,7 @@ class Sources:
         self._cum = np.empty(1024, dtype=np.int64)
         self._spent = np.zeros(1024, dtype=bool)
         self.n = 0
+        self.n_spent = 0
 
     @property
     def ids(self):
@@ -87,33 +88,21 @@ class Sources:
         self._ids[:self.n] = ids
         self._cum[:self.n] = np.cumsum(self.deg[ids])
         self._spent[:self.n] = False
-
-    def draw(self, m, p: float):
-        """This week's transmissions (chance p per tie): their positions among the sources' ties, sorted."""
-        if p <= 0 or self.n == 0:
-            return None
-        total = int(self._cum[self.n - 1])
-        k = m.rng.poisson(total * -np.log1p(-min(p, 1 - 1e-12)))
-        return np.sort(m.rng.integers(0, total, k)) if k else None
-
-    def land(self, m, pos) -> np.ndarray:
-        """The contacts the transmissions at `pos` reach who may still learn (the caller keeps those who
-        can learn now), each once."""
-        if pos is None:
-            return np.empty(0, dtype=np.int64)
-        spent = self._spent[:self.n]
-        heard = kernels.ties_at(self.cum, self.ids, pos, m.adj.indptr, m.adj.indices, self.deg, m.people.voice,
-                                self.topic, spent)
-        if spent.sum() > self.n // 4:
-            self._compact()
-        return unique_ids(heard)
+        self.n_spent = 0
 
     def transmit(self, m, p: float) -> np.ndarray:
-        return self.land(m, self.draw(m, p))
-
-
-def transmit_all(m, plan: list[tuple[Sources, float]]) -> list[np.ndarray]:
-    """Transmissions for several topics, from what people knew at the start of the week: the draws in
-    a fixed order (model.rng), then the ties walked (abm.kernels.ties_at, on all threads)."""
-    draws = [src.draw(m, p) for src, p in plan]
-    return [src.land(m, pos) for (src, _), pos in zip(plan, draws)]
+        """The contacts reached this week (chance p per tie) who may still learn, each once (the caller
+        keeps those who can learn now)."""
+        if p <= 0 or self.n == 0:
+            return np.empty(0, dtype=np.int64)
+        total = int(self._cum[self.n - 1])
+        k = m.rng.poisson(total * -np.log1p(-min(p, 1 - 1e-12)))
+        if k == 0:
+            return np.empty(0, dtype=np.int64)
+        pos = np.sort(m.rng.integers(0, total, k))  # sorted: the walk below moves forward through the ties
+        heard, died = kernels.ties_at(self.cum, self.ids, pos, m.adj.indptr, m.adj.indices, self.deg,
+                                      m.people.voice, self.topic, self._spent[:self.n])
+        self.n_spent += died
+        if self.n_spent > self.n // 4:
+            self._compact()
+        return unique_ids(heard)

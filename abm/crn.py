@@ -17,7 +17,6 @@ from .kernels import hash_uniform
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_TWO53 = 1.0 / float(1 << 53)
 _MASK = (1 << 64) - 1
 
 

@@ -19,36 +19,34 @@ from .contacts import unique_ids
 N_OPT = len(Option)
 
 
+def _thinks_open(m, idx, waiting_on, maybe, rules, eligible) -> np.ndarray:
+    """Those waiting on the option already; among the others, those for whom `maybe` holds and, if they
+    know its `rules`, whom its eligibility rules admit (checked only for them)."""
+    ok = m.people.state[idx] == waiting_on
+    rest = np.flatnonzero(~ok)
+    r = idx[rest]
+    can = maybe(r)
+    check = can & rules[r]
+    if check.any():
+        can[check] = eligible(m, r[check])
+    ok[rest] = can
+    return ok
+
+
 def smo_open_to(m, idx) -> np.ndarray:
     """Whether each person thinks they can use an SMO: aware, an office open where they live, and not
     known to be ruled out (by its rules, if they know them, or by a past referral or rejection)."""
     p = m.people
-    waiting = p.state[idx] == State.WAITING_SMO
-    ok = waiting.copy()
-    rest = np.flatnonzero(~waiting)
-    r = idx[rest]
-    maybe = p.aware_smo[r] & m.office_open_at[p.place[r]] & ~p.smo_no_route[r]
-    check = maybe & p.rules_smo[r]
-    if check.any():
-        maybe[check] = smo.eligible(m, r[check])
-    ok[rest] = maybe
-    return ok
+    maybe = lambda r: p.aware_smo[r] & m.office_open_at[p.place[r]] & ~p.smo_no_route[r]
+    return _thinks_open(m, idx, State.WAITING_SMO, maybe, p.rules_smo, smo.eligible)
 
 
 def parole_open_to(m, idx) -> np.ndarray:
     """Whether each person thinks parole could be for them: announced for their nationality, not denied
     before, and not known to be ruled out by its requirements."""
     p = m.people
-    waiting = p.state[idx] == State.WAITING_PAROLE
-    ok = waiting.copy()
-    rest = np.flatnonzero(~waiting)
-    r = idx[rest]
-    maybe = p.aware_parole[r] & m.parole_nat_ok[p.nat[r]] & ~p.parole_denied[r]
-    check = maybe & p.rules_parole[r]
-    if check.any():
-        maybe[check] = parole.eligible(m, r[check])
-    ok[rest] = maybe
-    return ok
+    maybe = lambda r: p.aware_parole[r] & m.parole_nat_ok[p.nat[r]] & ~p.parole_denied[r]
+    return _thinks_open(m, idx, State.WAITING_PAROLE, maybe, p.rules_parole, parole.eligible)
 
 
 def _busy(m, idx) -> np.ndarray:

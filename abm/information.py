@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.states import ParoleStage, State
+from agents.states import IS_RESIDENT, ParoleStage, State
 
 from . import kernels
-from .contacts import C, transmit_all, unique_ids, view
+from .contacts import C, unique_ids, view
 
 RISK_AFTER_A_DEATH = 0.05  # assumption: believed risk of dying on the route after a contact died on it
 REASSURANCE = 0.5          # assumption: weight of a contact's safe arrival relative to a death
@@ -46,8 +46,6 @@ SIGNALS = {  # outcome signals <- events of the previous week
 SIG = {s: j for j, s in enumerate(SIGNALS)}
 TOPICS = ("smo", "parole")
 _EMPTY = np.empty(0, dtype=np.int64)
-_RESIDENT = np.zeros(len(State), dtype=bool)
-_RESIDENT[[State.INTEGRATING, State.WAITING_SMO, State.WAITING_PAROLE, State.PREPARING]] = True
 
 
 def _union(a, b):
@@ -55,7 +53,14 @@ def _union(a, b):
 
 
 def resident(m, idx) -> np.ndarray:
-    return _RESIDENT[m.people.state[idx]]
+    return IS_RESIDENT[m.people.state[idx]]
+
+
+def may_learn(m, idx) -> np.ndarray:
+    """Residents, and those yet to arrive (who will be): everyone else never returns to a host place.
+    (abm.kernels._can_learn applies the same test inside the transmissions.)"""
+    st = m.people.state[idx]
+    return IS_RESIDENT[st] | (st == State.NOT_ARRIVED)
 
 
 def _hear(k, p_per_contact):
@@ -165,8 +170,7 @@ def cohort(m) -> np.ndarray:
 # --- the weekly step: everyone at once, as events ---
 
 def step(m):
-    p, w, info = m.people, m.week, m.info
-    draw = lambda purpose, ids: m.streams.uniform(purpose, w, ids)
+    draw = lambda purpose, ids: m.streams.uniform(purpose, m.week, ids)
     with m.timed("information/word_of_mouth"):
         _word_of_mouth(m, draw)
     # 3-5. beliefs: this week's cohort catches up; news of outcomes moves beliefs as they stand
@@ -183,9 +187,9 @@ def _word_of_mouth(m, draw):
     """Rules 1 and 2: awareness and the rules, along ties (from what people knew at the start of the
     week), from official sources and by searching."""
     p, w, info = m.people, m.week, m.info
-    plan = [(m.sources[f"{what}_{topic}"], info[f"wom_{'awareness' if what == 'aware' else 'rules'}"])
-            for what in ("aware", "rules") for topic in TOPICS]
-    heard_by = dict(zip([f"{w_}_{t}" for w_ in ("aware", "rules") for t in TOPICS], transmit_all(m, plan)))
+    # all transmissions first, so that everyone hears what people knew at the start of the week
+    heard_by = {f"aware_{t}": m.sources[f"aware_{t}"].transmit(m, info["wom_awareness"]) for t in TOPICS}
+    heard_by |= {f"rules_{t}": m.sources[f"rules_{t}"].transmit(m, info["wom_rules"]) for t in TOPICS}
     # 1. awareness by word of mouth
     for topic in TOPICS:
         heard = heard_by[f"aware_{topic}"]
@@ -206,7 +210,7 @@ def _word_of_mouth(m, draw):
             learn = _union(learn, found)
         learn_rules(m, learn, topic)
         # an official-source clock that came due without teaching the rules keeps running
-        again = due[aware[due] & ~rules[due] & (resident(m, due) | (p.state[due] == State.NOT_ARRIVED))]
+        again = due[aware[due] & ~rules[due] & may_learn(m, due)]
         m.clocks[f"rules_{topic}"].schedule(m.streams, again, w, info["official_rules"])
 
 
@@ -221,10 +225,9 @@ def _hear_outcomes(m):
                 kinds.append(np.full(len(ev[n]), j, dtype=np.int64))
     if not ids:
         return
-    counts, mark = m.scratch_signals()
     p, info = m.people, m.info
     kernels.hear_outcomes(m.adj.indptr, m.adj.indices, np.concatenate(ids).astype(np.int64), np.concatenate(kinds),
-                          counts, mark, p.voice, p.b_risk, info["outcome_learning"], RISK_AFTER_A_DEATH,
+                          m.signal_counts, m.signal_mark, p.voice, p.b_risk, info["outcome_learning"], RISK_AFTER_A_DEATH,
                           REASSURANCE, m.beh["prior_risk"])
 
 
@@ -236,18 +239,13 @@ def _broadcasts(m, draw):
         due = due[~getattr(p, f"aware_{topic}")[due]]
         _social_hit(m, due[resident(m, due)], topic, draw)
         # people not yet arrived keep their clock; those who left the resident states never return
-        clock.schedule(m.streams, due[_may_return(m, due)], w, info["social_media_reach"])
+        clock.schedule(m.streams, due[p.state[due] == State.NOT_ARRIVED], w, info["social_media_reach"])
     clock = m.clocks["outreach"]
     due = clock.due(w)
     if len(due) and info["outreach_reach"] > 0 and m.topic_public["smo"]:
         _outreach_hit(m, due[resident(m, due)], draw)
-        again = due[_outreach_useful(m, due) & (resident(m, due) | _may_return(m, due))]
+        again = due[_outreach_useful(m, due) & may_learn(m, due)]
         clock.schedule(m.streams, again, w, info["outreach_reach"])
-
-
-def _may_return(m, idx):
-    """Not yet arrived: will become residents (everyone else outside the resident states stays out)."""
-    return m.people.state[idx] == State.NOT_ARRIVED
 
 
 def _outreach_useful(m, idx):
@@ -259,7 +257,7 @@ def start_broadcasts(m, topic: str | None = None):
     """(Re)start the broadcast clocks: social media once a topic is public, outreach when its reach
     changes. A pass over the population, at a policy date only."""
     p, w, info = m.people, m.week, m.info
-    live = resident(m, slice(None)) | (p.state == State.NOT_ARRIVED)
+    live = may_learn(m, slice(None))
     if topic is not None:
         cand = np.flatnonzero(live & p.internet & ~getattr(p, f"aware_{topic}"))
         m.clocks[f"social_{topic}"].schedule(m.streams, cand, w, info["social_media_reach"])
@@ -309,7 +307,7 @@ def on_announce(m, pol):
     """A public announcement reaches a share of the people it concerns."""
     p, topic = m.people, pol.fields["topic"]
     nats = pol.fields.get("nationalities")
-    who = np.isin(p.state, (State.INTEGRATING, State.WAITING_SMO, State.WAITING_PAROLE, State.PREPARING))
+    who = resident(m, slice(None))
     if nats:
         who &= np.isin(p.nat, [m.pack.nat_index(n) for n in nats])
     idx = np.flatnonzero(who)

@@ -28,39 +28,50 @@ _NOT_ARRIVED, _DEAD, _WAITING_SMO = int(State.NOT_ARRIVED), int(State.DEAD), int
 _REGISTERED, _UNHCR = int(SmoStage.REGISTERED), int(SmoStage.UNHCR)
 
 
-def _contacts_view(indptr, indices, ids, voice):
-    """out[r] = sums over the talking contacts j of ids[r] (voice: agents.population.VOICE records) of:
-    1, aware_smo, aware_parole, rules_smo, rules_parole, fee & aware_smo, expel & aware_smo, b_smo if
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sum_contacts(indptr, indices, voice, i):
+    """Sums over the talking contacts (arrived, alive) of person i, in the order of VIEW_COLS: 1,
+    aware_smo, aware_parole, rules_smo, rules_parole, fee & aware_smo, expel & aware_smo, b_smo if
     aware_smo, b_parole if aware_parole, b_wait if aware_smo, b_admit, a queued SMO case (registered or
-    with UNHCR), its registration week."""
-    out = np.zeros((ids.shape[0], 13), dtype=np.float64)
+    with UNHCR), its registration week. The one loop over a person's ties (voice:
+    agents.population.VOICE records)."""
+    talk = a_smo = a_par = r_smo = r_par = fee = expel = 0.0
+    b_smo = b_par = b_wait = b_admit = waiting = reg = 0.0
+    for k in range(indptr[i], indptr[i + 1]):
+        v = voice[indices[k]]
+        s = v.state
+        if s == _NOT_ARRIVED or s == _DEAD:
+            continue
+        talk += 1.0
+        b_admit += v.b_admit
+        if v.aware_smo:
+            a_smo += 1.0
+            b_smo += v.b_smo
+            b_wait += v.b_wait
+            if v.fee_belief:
+                fee += 1.0
+            if v.expel_belief:
+                expel += 1.0
+        if v.aware_parole:
+            a_par += 1.0
+            b_par += v.b_parole
+        if v.rules_smo:
+            r_smo += 1.0
+        if v.rules_parole:
+            r_par += 1.0
+        if s == _WAITING_SMO and (v.smo_stage == _REGISTERED or v.smo_stage == _UNHCR):
+            waiting += 1.0
+            reg += v.smo_reg_week
+    return talk, a_smo, a_par, r_smo, r_par, fee, expel, b_smo, b_par, b_wait, b_admit, waiting, reg
+
+
+def _contacts_view(indptr, indices, ids, voice):
+    """out[r] = _sum_contacts of ids[r]."""
+    out = np.empty((ids.shape[0], 13), dtype=np.float64)
     for r in numba.prange(ids.shape[0]):
-        i = ids[r]
-        for k in range(indptr[i], indptr[i + 1]):
-            v = voice[indices[k]]
-            s = v.state
-            if s == _NOT_ARRIVED or s == _DEAD:
-                continue
-            out[r, 0] += 1.0
-            out[r, 10] += v.b_admit
-            if v.aware_smo:
-                out[r, 1] += 1.0
-                out[r, 7] += v.b_smo
-                out[r, 9] += v.b_wait
-                if v.fee_belief:
-                    out[r, 5] += 1.0
-                if v.expel_belief:
-                    out[r, 6] += 1.0
-            if v.aware_parole:
-                out[r, 2] += 1.0
-                out[r, 8] += v.b_parole
-            if v.rules_smo:
-                out[r, 3] += 1.0
-            if v.rules_parole:
-                out[r, 4] += 1.0
-            if s == _WAITING_SMO and (v.smo_stage == _REGISTERED or v.smo_stage == _UNHCR):
-                out[r, 11] += 1.0
-                out[r, 12] += v.smo_reg_week
+        t = _sum_contacts(indptr, indices, voice, ids[r])
+        for c in range(13):
+            out[r, c] = t[c]
     return out
 
 
@@ -89,30 +100,9 @@ def _catch_up(indptr, indices, ids, voice, belief_week, us_tie, nat, admit_rate,
         if me.state < _RESIDENT_LO or me.state > _RESIDENT_HI or belief_week[i] > week:
             continue
         go[r] = True
-        talk = 0.0
-        b_admit = 0.0
-        a_smo = 0.0
-        b_smo = 0.0
-        a_par = 0.0
-        b_par = 0.0
-        waiting = 0.0
-        reg = 0.0
-        for k in range(indptr[i], indptr[i + 1]):
-            v = voice[indices[k]]
-            s = v.state
-            if s == _NOT_ARRIVED or s == _DEAD:
-                continue
-            talk += 1.0
-            b_admit += v.b_admit
-            if v.aware_smo:
-                a_smo += 1.0
-                b_smo += v.b_smo
-            if v.aware_parole:
-                a_par += 1.0
-                b_par += v.b_parole
-            if s == _WAITING_SMO and (v.smo_stage == _REGISTERED or v.smo_stage == _UNHCR):
-                waiting += 1.0
-                reg += v.smo_reg_week
+        sums = _sum_contacts(indptr, indices, voice, i)
+        talk, a_smo, a_par, b_smo, b_par, b_admit, waiting, reg = (sums[0], sums[1], sums[2], sums[7], sums[8],
+                                                                   sums[10], sums[11], sums[12])
         steps = week + 1 - belief_week[i]
         left = (1.0 - mix) ** steps  # share of the gap left after `steps` weekly steps
         x = me.b_smo
@@ -192,12 +182,12 @@ def hear_outcomes(indptr, indices, ids, kinds, counts, mark, voice, b_risk, eta,
     the residents among them as information._outcomes does. Returns how many residents heard."""
     heard = tally_contacts(indptr, indices, ids, kinds, counts, mark)
     n = 0
+    h = np.empty(8)
     for r in range(heard.shape[0]):
         j = heard[r]
         v = voice[j]
         if v.state >= _RESIDENT_LO and v.state <= _RESIDENT_HI:
             n += 1
-            h = np.empty(8)
             for s in range(8):
                 h[s] = 1.0 - (1.0 - eta) ** counts[j, s]
             v.b_smo = min(1.0, max(0.0, v.b_smo + h[0] * (1 - v.b_smo) - h[1] * v.b_smo))
@@ -230,10 +220,10 @@ def _can_learn(v, topic):
 @numba.njit(cache=True, nogil=True)
 def ties_at(cum, ids, pos, indptr, indices, deg, voice, topic, spent):
     """For sorted positions `pos` in the concatenated ties of people `ids` (cumulative tie counts `cum`),
-    the contacts at the end of the ties who may still learn `topic`. Sources who died say nothing more:
-    they are marked spent (spent[s]; the caller drops them from the list)."""
+    the contacts at the end of the ties who may still learn `topic`, and how many sources were newly
+    found dead: they say nothing more and are marked spent (spent[s]; the caller drops them)."""
     out = np.empty(pos.shape[0], dtype=np.int64)
-    n, s, last = 0, 0, cum.shape[0] - 1
+    n, s, last, died = 0, 0, cum.shape[0] - 1, 0
     for r in range(pos.shape[0]):
         # first s with cum[s] > pos[r]: gallop forward from the previous one, then bisect
         step = 1
@@ -255,12 +245,13 @@ def ties_at(cum, ids, pos, indptr, indices, deg, voice, topic, spent):
         who = ids[s]
         if voice[who].state == _DEAD:
             spent[s] = True
+            died += 1
             continue
         j = indices[indptr[who] + pos[r] - (cum[s] - deg[who])]
         if _can_learn(voice[j], topic):
             out[n] = j
             n += 1
-    return out[:n]
+    return out[:n], died
 
 
 @numba.njit(cache=True, nogil=True)
@@ -296,31 +287,32 @@ def logit_choice(ids, voice, status, b_risk, patience, smo_news, parole_week, in
         v = voice[i]
         st = v.state
         pat = max(patience[i], 1e-3)
-        V = np.empty(4)
-        V[0] = stay - irr_pen * (status[i] == _IRREGULAR)
-        V[3] = -np.inf if legal_only[r] else w_admit * (v.b_admit - prior_admit) - w_risk * (b_risk[i] - prior_risk)
+        # utilities, in option order (scalars: no allocation per person)
+        v0 = stay - irr_pen * (status[i] == _IRREGULAR)
+        v3 = -np.inf if legal_only[r] else w_admit * (v.b_admit - prior_admit) - w_risk * (b_risk[i] - prior_risk)
         wait = (week - smo_news[i]) / pat if st == _WAITING_SMO else v.b_wait / pat
-        V[1] = (legal + w_belief * (v.b_smo - 0.5) - fee_pen * v.fee_belief - expel_pen * v.expel_belief
-                - w_wait * wait) if s_ok[r] else -np.inf
+        v1 = (legal + w_belief * (v.b_smo - 0.5) - fee_pen * v.fee_belief - expel_pen * v.expel_belief
+              - w_wait * wait) if s_ok[r] else -np.inf
         wait = (week - parole_week[i]) / pat if st == _WAITING_PAROLE else 0.0
-        V[2] = (legal + w_belief * (v.b_parole - 0.5) - w_wait * wait) if p_ok[r] else -np.inf
+        v2 = (legal + w_belief * (v.b_parole - 0.5) - w_wait * wait) if p_ok[r] else -np.inf
         if st == _PREPARING:
-            V[3] += g
+            v3 += g
         elif st == _WAITING_SMO:
-            V[1] += g
+            v1 += g
         elif st == _WAITING_PAROLE:
-            V[2] += g
+            v2 += g
         if (st == _WAITING_SMO or st == _WAITING_PAROLE) and intent[i] == _MOVE:
-            V[3] += g
-        top = V.max()
-        total = 0.0
-        for o in range(4):
-            V[o] = np.exp(V[o] - top)
-            total += V[o]
-        c, acc = 0, V[0] / total
-        while c < 3 and acc < u[r]:
+            v3 += g
+        # logit by inverse CDF over the options
+        top = max(max(v0, v1), max(v2, v3))
+        e0, e1, e2, e3 = np.exp(v0 - top), np.exp(v1 - top), np.exp(v2 - top), np.exp(v3 - top)
+        total = e0 + e1 + e2 + e3
+        c, acc = 0, e0 / total
+        for e in (e1, e2, e3):
+            if acc >= u[r]:
+                break
             c += 1
-            acc += V[c] / total
+            acc += e / total
         out[r] = c
     return out
 

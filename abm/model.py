@@ -27,7 +27,7 @@ import numpy as np
 
 from agents.network import build_network
 from agents.population import build_people
-from agents.states import RESIDENT, ParoleStage, State
+from agents.states import IS_RESIDENT, RESIDENT, ParoleStage, State
 
 from . import border, darien, decisions, information, parole, smo
 from .clocks import Clock
@@ -48,8 +48,6 @@ STOCKS = {
 }
 METRICS = FLOWS + tuple(STOCKS)
 NO_CUTOFF = np.iinfo(np.int32).max
-IS_RESIDENT = np.zeros(len(State), dtype=bool)
-IS_RESIDENT[list(RESIDENT)] = True
 #: states in which something happens to a person every week (cases, plans, journeys)
 IS_ACTIVE = np.zeros(len(State), dtype=bool)
 IS_ACTIVE[[State.WAITING_SMO, State.WAITING_PAROLE, State.PREPARING, State.IN_TRANSIT, State.AT_BORDER]] = True
@@ -142,14 +140,16 @@ class SafeMobilityModel(mesa.Model):
         self.sources = {k: Sources(deg, k) for k in ("aware_smo", "aware_parole", "rules_smo", "rules_parole")}
         for k, src in self.sources.items():
             src.add(np.flatnonzero(getattr(p, k)))
+        # per-person counters of last week's outcome signals, zero between weeks (abm.information)
+        self.signal_counts = np.zeros((p.n, len(information.SIGNALS)), dtype=np.uint8)
+        self.signal_mark = np.zeros(p.n, dtype=bool)
 
     def _state_changed(self, idx, old, new):
         """Keep the stocks and the active list up to date (People.set_state)."""
         p = self.people
         cell = p.cell[idx]
         nc = self.n_cells
-        count = lambda key, w=None: np.bincount(key, weights=w, minlength=nc * len(State)).reshape(len(State), nc)
-        self.stocks -= count(old.astype(np.int64) * nc + cell).astype(np.int64)
+        self.stocks -= np.bincount(old.astype(np.int64) * nc + cell, minlength=nc * len(State)).reshape(len(State), nc)
         self.stocks[new] += np.bincount(cell, minlength=nc)
         moved = IS_RESIDENT[new].astype(np.int64) - IS_RESIDENT[old]
         if moved.any():
@@ -179,13 +179,6 @@ class SafeMobilityModel(mesa.Model):
             self.act = unique_ids(np.concatenate([act, new]), presorted=True) if len(new) else act
         else:
             self.act = act
-
-    def scratch_signals(self):
-        """Per-person counters of outcome signals, zero between uses (abm.information)."""
-        if not hasattr(self, "_sig_counts"):
-            self._sig_counts = np.zeros((self.people.n, len(information.SIGNALS)), dtype=np.uint8)
-            self._sig_mark = np.zeros(self.people.n, dtype=bool)
-        return self._sig_counts, self._sig_mark
 
     def signal_counts_of(self, i: int) -> np.ndarray:
         """Last week's outcome signals among person i's contacts (for the per-agent reference step)."""

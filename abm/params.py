@@ -39,7 +39,7 @@ PARAMS: dict[str, dict[str, tuple]] = {
         "prior_smo_chance": (0.5, 0.0, 1.0, "assumption: believed chance of approval on first hearing of the SMO"),
         "prior_parole_chance": (0.95, 0.0, 1.0, "assumption: believed chance parole works, on first hearing (002 s6.2: it 'looks real')"),
         "prior_wait_weeks": (12.0, 0.0, 104.0, "assumption: expected SMO wait on first hearing"),
-        "catch_up_weeks": (4, 1, 104, "numerical: people not prompted to decide bring their beliefs up to date with their contacts' every this many weeks (staggered), applying the weekly updates they missed; 1 is the weekly rule (abm/information.py)"),
+        "catch_up_weeks": (4, 1, 104, "numerical: people not prompted to decide bring their beliefs up to date with their contacts' every this many weeks (staggered), applying the weekly updates they missed; 1 is the weekly rule (abm/information.py); 4 is the longest measured period whose headline figures agree with it (python -m benchmarks.catch_up, tests/test_catch_up.py)"),
         "diaspora_weight": (0.1, 0.0, 1.0, "assumption: weekly pull of beliefs about the border towards what the diaspora in the US reports, for those with a US tie"),
     },
     "network": {

@@ -1,6 +1,8 @@
 """Enums for what a person is doing, and where their legal cases stand."""
 from enum import IntEnum
 
+import numpy as np
+
 
 class State(IntEnum):
     """A person's situation in a given week: exactly one of these."""
@@ -19,6 +21,9 @@ class State(IntEnum):
 
 #: States in which a person lives in their host place and can be reached by the office and word of mouth.
 RESIDENT = (State.INTEGRATING, State.WAITING_SMO, State.WAITING_PAROLE, State.PREPARING)
+#: RESIDENT as a lookup table indexed by state: IS_RESIDENT[people.state[idx]]
+IS_RESIDENT = np.zeros(len(State), dtype=bool)
+IS_RESIDENT[list(RESIDENT)] = True
 #: States a person never leaves.
 TERMINAL = (State.IN_US, State.RETURNED, State.DEAD)
 

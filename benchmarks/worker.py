@@ -10,10 +10,7 @@ Tasks (JSON objects, see benchmarks.suite):
       only the reference-step measurement.
 
 The model API relied on: SafeMobilityModel(scenario), .people.n, .spinup, .n_weeks, .step(), .run(),
-.running, .release(), .timings (seconds per phase) and .set_reference(bool). While .timings and
-.set_reference are not there yet, the harness falls back to timing the phase functions itself
-(`_LegacyPhaseTimer`) and to switching `model.reference` on with a Mesa handle per person; results
-say which was used ("phases_source", "set_reference").
+.running, .release(), .timings (seconds per phase) and .set_reference(bool).
 """
 from __future__ import annotations
 
@@ -56,93 +53,6 @@ def _load(task, overrides=None, scale=None):
                          scale=scale if scale is not None else task.get("scale"), seed=task.get("seed"))
 
 
-# --- phase timings while the model does not keep them itself ---
-class _LegacyPhaseTimer:
-    """Times the model's phase functions by wrapping them (outermost call only, so nothing counts twice).
-
-    Only used when the model has no `timings` dict; untimed work (e.g. arrivals) is left to "other".
-    """
-
-    TARGETS = (
-        ("abm.model", "build_people", "build_people"),
-        ("abm.model", "build_network", "build_network"),
-        ("abm.policy", "Timeline.apply_due", "policies"),
-        ("abm.information", "step", "information"),
-        ("abm.decisions", "step", "decisions"),
-        ("abm.smo", "step", "institutions"),
-        ("abm.parole", "step", "institutions"),
-        ("abm.border", "step", "institutions"),
-        ("abm.darien", "step", "route"),
-        ("abm.darien", "depart", "route"),
-        ("abm.model", "SafeMobilityModel._end_week", "metrics"),
-    )
-
-    def __init__(self):
-        self.timings: dict[str, float] = {}
-        self._saved = []
-        self._depth = 0
-
-    def _wrap(self, fn, key):
-        timer = self
-
-        def wrapped(*a, **kw):
-            if timer._depth:
-                return fn(*a, **kw)
-            timer._depth += 1
-            t0 = time.perf_counter()
-            try:
-                return fn(*a, **kw)
-            finally:
-                timer.timings[key] = timer.timings.get(key, 0.0) + time.perf_counter() - t0
-                timer._depth -= 1
-        return wrapped
-
-    def install(self):
-        import importlib
-
-        for mod_name, attr, key in self.TARGETS:
-            try:
-                owner = importlib.import_module(mod_name)
-            except ImportError:
-                continue
-            *path, name = attr.split(".")
-            for part in path:
-                owner = getattr(owner, part, None)
-                if owner is None:
-                    break
-            if owner is None or not callable(getattr(owner, name, None)):
-                continue
-            if isinstance(owner, type) and name not in owner.__dict__:
-                continue  # inherited: leave it
-            original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
-            self._saved.append((owner, name, original))
-            setattr(owner, name, self._wrap(original, key))
-        return self
-
-    def uninstall(self):
-        for owner, name, original in reversed(self._saved):
-            setattr(owner, name, original)
-        self._saved.clear()
-
-
-def _model_timings(m) -> dict | None:
-    t = getattr(m, "timings", None)
-    return {str(k): float(v) for k, v in t.items()} if isinstance(t, dict) else None
-
-
-def set_reference(m, on: bool) -> str:
-    """Switch the per-agent Mesa reference step on or off; returns which mechanism was used."""
-    if hasattr(m, "set_reference"):
-        m.set_reference(on)
-        return "model.set_reference"
-    # fallback for the model before set_reference: the reference step needs a Migrant handle per person
-    m.reference = bool(on)
-    if on:
-        for pid in range(m.people.n):
-            m.agent(pid)
-    return "fallback: model.reference + handles"
-
-
 def fingerprint(m) -> str:
     """A hash of the week and every per-person array, to check two models are in the same state."""
     h = hashlib.sha256(str(getattr(m, "week", None)).encode())
@@ -180,34 +90,22 @@ def run_row(task) -> dict:
     t0 = time.perf_counter()
     sc = _load(task)
     load_s = time.perf_counter() - t0
-    legacy = _LegacyPhaseTimer().install()
     cpu0 = _cpu_s()
-    try:
-        t0 = time.perf_counter()
-        m = SafeMobilityModel(sc)
-        t1 = time.perf_counter()
-        own = _model_timings(m)
-        if own is not None:  # the model keeps its own timings: take those, unwrapped
-            legacy.uninstall()
-        t2 = time.perf_counter()
-        m.run()
-        t3 = time.perf_counter()
-    finally:
-        legacy.uninstall()
+    t0 = time.perf_counter()
+    m = SafeMobilityModel(sc)
+    t1 = time.perf_counter()
+    m.run()
+    t2 = time.perf_counter()
     cpu_s = _cpu_s() - cpu0
-    build_s, run_s = (t1 - t0), (t3 - t2)
+    build_s, run_s = (t1 - t0), (t2 - t1)
     wall_s = build_s + run_s
     agents, weeks = int(m.people.n), int(m.spinup + m.n_weeks)
-    phases = _model_timings(m)
-    source = "model.timings"
-    if phases is None:
-        phases, source = dict(legacy.timings), "harness fallback (model has no timings)"
     row = {
         "agents": agents, "weeks": weeks, "wall_s": wall_s, "build_s": build_s, "run_s": run_s, "load_s": load_s,
         "agent_weeks_per_s": agents * weeks / wall_s if wall_s > 0 else float("nan"),
         "run_agent_weeks_per_s": agents * weeks / run_s if run_s > 0 else float("nan"),
         "cpu_s": cpu_s, "peak_rss_mb": peak_rss_mb(), "hwm_mb": hwm_mb(),
-        "phases": phases, "phases_source": source,
+        "phases": dict(m.timings),
         "scale": sc.scale, "seed": sc.seed, "overrides": list(task.get("overrides", [])),
     }
     m.release()
@@ -244,7 +142,7 @@ def measure_reference(task) -> dict:
     a, wk = advanced()
     agents = int(a.people.n)
     fp_a = fingerprint(a)
-    date = str(a.date) if hasattr(a, "date") else None
+    date = str(a.date)
     t0 = time.perf_counter()
     for _ in range(weeks):
         a.step()
@@ -256,13 +154,12 @@ def measure_reference(task) -> dict:
     b, _ = advanced()
     fp_b = fingerprint(b)
     t0 = time.perf_counter()
-    how = set_reference(b, True)
+    b.set_reference(True)
     set_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     for _ in range(weeks):
         b.step()
     ref_s = time.perf_counter() - t0
-    set_reference(b, False)
     b.release()
     del b
     gc.collect()
@@ -274,7 +171,7 @@ def measure_reference(task) -> dict:
         "vectorised_s": vec_s, "reference_s": ref_s, "set_reference_s": set_s,
         "vectorised_agent_weeks_per_s": vec_rate, "reference_agent_weeks_per_s": ref_rate,
         "reference_ms_per_agent_week": 1e3 / ref_rate,
-        "ratio": vec_rate / ref_rate, "same_state": fp_a == fp_b, "set_reference": how,
+        "ratio": vec_rate / ref_rate, "same_state": fp_a == fp_b, "set_reference": "model.set_reference",
         "peak_rss_mb": peak_rss_mb(),
         "design": "A stepped vectorised to the week, then timed for the weeks vectorised; B (same scenario and "
                   "seed) stepped vectorised to the same week, checked identical to A there, then timed for the "

@@ -98,6 +98,30 @@ def headline(ts: pd.DataFrame) -> dict:
     }
 
 
+#: headline figures the agreement checks compare (scales, catch-up period): one per mechanism
+AGREEMENT = ("darien_2023", "darien_venezuela_2023", "smo_registrations_may2024", "smo_approvals_may2024",
+             "aware_smo_colombia_costa_rica")
+
+
+def agreement_figures(ts: pd.DataFrame) -> dict:
+    """The AGREEMENT figures of a run, and its FY2023 border encounters summed over nationalities."""
+    h = headline(ts)
+    out = {k: h[k] for k in AGREEMENT}
+    out["border_fy2023"] = sum(h["border_encounters_fy2023"].values())
+    return out
+
+
+def welch(runs_a: list[dict], runs_b: list[dict]) -> dict:
+    """Per figure: (values a, values b, Welch t-test p of equal means) over two sets of runs."""
+    from scipy import stats
+
+    out = {}
+    for k in runs_a[0]:
+        x, y = np.array([r[k] for r in runs_a]), np.array([r[k] for r in runs_b])
+        out[k] = (x, y, float(stats.ttest_ind(x, y, equal_var=False).pvalue))
+    return out
+
+
 def summary(model, ts: pd.DataFrame) -> dict:
     """summary.json: headline totals (people); for packs with calibration targets (meta
     `calibration_targets`), the survey-comparable figures with the targets beside them."""

@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from abm import decisions, information, kernels
+from abm import decisions, information
 from abm.clocks import NEVER, Clock
 from abm.contacts import C, Sources, view
 from abm.crn import _GOLDEN, Streams, _mix
 from abm.model import SafeMobilityModel
 from abm.scenario import load_scenario
+from agents.population import VOICE
 from agents.states import SmoStage, State
 from tests.conftest import BASELINE
 
@@ -163,8 +164,8 @@ def test_transmissions_reach_a_listener_with_chance_one_minus_q_to_the_k():
         pass
     m = M()
     m.adj, m.rng = adj, np.random.default_rng(0)
-    voice = np.zeros(n, dtype=[("state", "i1")])
-    m.people = type("P", (), {"voice": np.zeros(n, dtype=__import__("agents.population", fromlist=["VOICE"]).VOICE)})()
+    m.people = M()
+    m.people.voice = np.zeros(n, dtype=VOICE)
     m.people.voice["state"] = State.INTEGRATING
     src = Sources(np.diff(adj.indptr).astype(np.int64), "aware_smo")
     src.add(np.arange(len(ks), n))
