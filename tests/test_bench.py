@@ -88,3 +88,26 @@ def test_tiny_suite_writes_its_results(tmp_path):
     assert list(top.values()) == sorted(top.values(), reverse=True)
     assert {"cpu_count", "python", "numpy", "platform"} <= set(res["machine"])
     assert {t["status"] for t in res["targets"]} <= {"PASS", "FAIL", "NOT MEASURED"}
+
+
+def test_floor_reads_every_contact_and_counts_the_cohort():
+    """benchmarks.floor: the cheapest read sums b_admit over each listener's contacts (as the sparse
+    product does), and the cohort reads between 0 and mean degree / period ties per agent-week."""
+    import scipy.sparse as sp
+
+    from benchmarks.floor import cohort_ties_per_agent_week, read_one_field
+
+    rng = np.random.default_rng(3)
+    adj = sp.random(300, 300, density=0.05, random_state=4, format="csr")
+    adj = ((adj + adj.T) > 0).astype(np.float32).tocsr()
+    from agents.population import VOICE
+
+    voice = np.zeros(300, dtype=VOICE)
+    voice["b_admit"] = rng.random(300)
+    ids = np.arange(0, 300, 3, dtype=np.int64)
+    out = np.empty(len(ids))
+    read_one_field(adj.indptr, adj.indices, ids, voice, out)
+    np.testing.assert_allclose(out, (adj @ voice["b_admit"].astype(np.float64))[ids], rtol=1e-6)
+    c = cohort_ties_per_agent_week(0.001)
+    assert c["weeks"] > 100
+    assert 0 < c["ties_per_agent_week"] <= c["mean_degree"] / 4 * 1.05   # default catch_up_weeks = 4
