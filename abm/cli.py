@@ -1,5 +1,6 @@
 """Command line: `smo-abm run SCENARIO [--scale F] [--seed N] [--out DIR] [--set key=value ...]`,
-`smo-abm bench [--quick] [--out DIR] [--max-agents N]`."""
+`smo-abm bench [--quick] [--out DIR] [--max-agents N]`,
+`smo-abm calibrate [--check] [--scale F] [--pop-size N] [--pop-size-later N] [--max-sims N] [--max-minutes M] [--fresh]`."""
 from __future__ import annotations
 
 import argparse
@@ -21,6 +22,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any scenario value, e.g. behaviour.tolerated_wait_weeks=20 or "
                         "pack.offices.Colombia.weekly_quota=5000 (repeatable)")
+    r.add_argument("--posterior-draw", type=int, metavar="K",
+                   help="calibrated parameters from draw K of calibration/posterior.csv instead of its point estimate")
+    r.add_argument("--no-posterior", action="store_true",
+                   help="hand-set parameter values of abm/params.py instead of the calibrated posterior")
     r.add_argument("--force", action="store_true", help="run even if the output folder already holds this run")
     r.add_argument("--no-figures", action="store_true", help="skip the figures")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -30,7 +35,58 @@ def _parser() -> argparse.ArgumentParser:
                    help="rows up to 300k agents, reference step at 30k agents (a smoke test, a few minutes)")
     b.add_argument("--out", default="results/bench", help="output folder (default: results/bench)")
     b.add_argument("--max-agents", type=int, metavar="N", help="no scaling row above N agents")
+    c = sub.add_parser("calibrate", help="ABC-SMC calibration to calibration/targets.toml (resumes an interrupted "
+                                         "run), then the posterior-predictive check and report; or --check alone")
+    c.add_argument("--check", action="store_true",
+                   help="only the posterior-predictive check and report, from the shipped calibration/posterior.csv")
+    c.add_argument("--scale", type=float, default=0.01, help="agents per person in each calibration run (default 0.01)")
+    c.add_argument("--pop-size", type=int, default=100, help="particles per ABC-SMC generation (default 100)")
+    c.add_argument("--pop-size-later", type=int, default=200,
+                   help="particles per generation from generation --later-from on (default 200)")
+    c.add_argument("--later-from", type=int, default=4, help="see --pop-size-later (default 4)")
+    c.add_argument("--max-sims", type=int, default=2200, help="budget: model runs in all, counting those of resumed calls (default 2200)")
+    c.add_argument("--max-minutes", type=float, default=150.0, help="budget: minutes of this call, checked between generations (default 150)")
+    c.add_argument("--generations", type=int, default=20, help="budget: ABC-SMC generations (default 20)")
+    c.add_argument("--fresh", action="store_true", help="start over instead of resuming OUT/abc.db")
+    c.add_argument("--draws", type=int, default=40, help="posterior draws in the check (default 40)")
+    c.add_argument("--check-scale", type=float, default=0.01, help="agents per person in the check (default 0.01)")
+    c.add_argument("--out", default="results/calibration", help="output folder (default results/calibration)")
+    c.add_argument("--quiet", action="store_true", help="no progress bars")
     return ap
+
+
+def calibrate_command(args) -> int:
+    from calibration.abc import calibrate
+    from calibration.check import check
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "--out", "exists and is not a folder")
+    for name in ("scale", "check_scale"):
+        v = getattr(args, name)
+        if not (0 < v <= 1):
+            raise InputError("command line", "--" + name.replace("_", "-"), f"agents per person must be in (0, 1], not {v}")
+    for name in ("pop_size", "pop_size_later", "max_sims", "generations", "draws"):
+        if getattr(args, name) < 1:
+            raise InputError("command line", "--" + name.replace("_", "-"), "must be at least 1")
+    if args.max_minutes <= 0:
+        raise InputError("command line", "--max-minutes", "must be positive")
+    out.mkdir(parents=True, exist_ok=True)
+    if not args.check:
+        try:
+            res = calibrate(out, args.scale, args.pop_size, args.max_sims, args.max_minutes, args.generations,
+                            args.fresh, progress=not args.quiet, pop_size_later=args.pop_size_later,
+                            later_from=args.later_from)
+        except KeyboardInterrupt:
+            print(f"interrupted: the finished generations are kept in {out}/abc.db; the same command resumes",
+                  file=sys.stderr)
+            return 130
+        print(f"posterior: {res['generations']} generations, {res['simulations']} runs; "
+              f"calibration/posterior.csv ({len(res['draws'])} weighted draws)")
+    table = check(out, draws=args.draws, scale=args.check_scale, progress=not args.quiet)
+    inside = int(table.inside.sum())
+    print(f"{out}/targets.csv: {inside} of {len(table)} observed figures inside the 90% posterior-predictive interval")
+    return 0
 
 
 def run_command(args) -> int:
@@ -40,7 +96,9 @@ def run_command(args) -> int:
     from .outputs import is_complete, write_run
     from .scenario import load_scenario
 
-    sc = load_scenario(args.scenario, overrides=args.set, scale=args.scale, seed=args.seed)
+    extra = [f"run.posterior_draw={args.posterior_draw}"] if args.posterior_draw is not None else []
+    extra += ["run.use_posterior=false"] if args.no_posterior else []
+    sc = load_scenario(args.scenario, overrides=args.set + extra, scale=args.scale, seed=args.seed)
     out = Path(args.out) if args.out else Path("results") / sc.name
     if out.exists() and not out.is_dir():
         raise InputError(out, "--out", "exists and is not a folder")
@@ -76,6 +134,8 @@ def main(argv=None) -> int:
             return run_command(args)
         if args.command == "bench":
             return bench_command(args)
+        if args.command == "calibrate":
+            return calibrate_command(args)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -13,7 +13,8 @@ from .pack import Pack, deep_merge, load_pack, read_toml, resolve_pack_dir
 from .policy import Policy, check_policies, parse_date
 
 SECTIONS = ("run", "behaviour", "information", "network", "pack", "policy", "extends", "replace_policies", "description")
-RUN_FIELDS = {"name": str, "pack": str, "start": object, "end": object, "seed": int, "scale": float, "spinup_weeks": int}
+RUN_FIELDS = {"name": str, "pack": str, "start": object, "end": object, "seed": int, "scale": float, "spinup_weeks": int,
+              "use_posterior": bool, "posterior_draw": int}
 DEFAULT_SPINUP_WEEKS = 26  # assumption: burn-in so the pipeline of people preparing and travelling is full at the start
 CLI = "command line (--set)"
 
@@ -34,6 +35,7 @@ class Scenario:
     policies: list[Policy]
     raw: dict          # the merged scenario table after overrides (for the manifest)
     overrides: list[str]
+    calibration: dict  # where the calibrated parameters' values came from (calibration/posterior.py)
 
     @property
     def n_weeks(self) -> int:
@@ -46,6 +48,7 @@ class Scenario:
                     "end": self.end.isoformat(), "seed": self.seed, "scale": self.scale, "weeks": self.n_weeks,
                     "spinup_weeks": self.spinup_weeks},
             "behaviour": self.behaviour, "information": self.information, "network": self.network,
+            "calibration": self.calibration,
             "policy": [{"date": p.date.isoformat(), "kind": p.kind, **p.fields} for p in self.policies],
             "pack": _jsonable(self.pack.raw),
         }
@@ -108,8 +111,13 @@ def apply_set(data: dict, keys: list[str], value, item: str):
     node[keys[-1]] = value
 
 
-def _check_params(data: dict, file) -> dict[str, dict]:
+def _check_params(data: dict, file, base: dict[str, float] | None = None) -> dict[str, dict]:
+    """Parameter values: abm/params.py defaults, then `base` ({"section.name": value}, the posterior's),
+    then the scenario's."""
     out = P.defaults()
+    for key, v in (base or {}).items():
+        sec, name = key.split(".", 1)
+        out[sec][name] = float(v)
     for sec, table in P.PARAMS.items():
         given = data.get(sec, {}) or {}
         if not isinstance(given, dict):
@@ -187,11 +195,12 @@ def _load(path: Path, overrides, scale, seed) -> Scenario:
         raise InputError(file, "run.spinup_weeks", f"must be a whole number of weeks in [0, 520], not {spin!r}")
     if not isinstance(run["pack"], str):
         raise InputError(file, "run.pack", "must be a pack name or path")
-    pars = _check_params(data, file)
     pack_over = data.get("pack", {}) or {}
     if not isinstance(pack_over, dict):
         raise InputError(file, "pack", "must be a table of overrides to the region pack")
     pack = load_pack(resolve_pack_dir(run["pack"], path), pack_over, origin=file)
+    base, calibration = _posterior(run, pack, file)
+    pars = _check_params(data, file, base)
     policies = data.get("policy", []) or []
     if not isinstance(policies, list):
         raise InputError(file, "policy", "must be an array of tables ([[policy]])")
@@ -199,4 +208,31 @@ def _load(path: Path, overrides, scale, seed) -> Scenario:
     return Scenario(path=path, name=str(run.get("name", path.stem)), pack=pack, start=start, end=end,
                     seed=int(seed), scale=float(scale), spinup_weeks=spin, behaviour=pars["behaviour"],
                     information=pars["information"], network=pars["network"], policies=pols,
-                    raw=_jsonable(data), overrides=overrides)
+                    raw=_jsonable(data), overrides=overrides, calibration=calibration)
+
+
+def _posterior(run: dict, pack: Pack, file) -> tuple[dict, dict]:
+    """The calibrated values a run starts from: the posterior's point estimate (weighted medians), or
+    draw `run.posterior_draw` from it; none if the pack has no posterior or `run.use_posterior` is false."""
+    use = run.get("use_posterior", True)
+    if not isinstance(use, bool):
+        raise InputError(file, "run.use_posterior", f"must be true or false, not {use!r}")
+    k = run.get("posterior_draw")
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 0):
+        raise InputError(file, "run.posterior_draw", f"must be a whole number >= 0, not {k!r}")
+    name = pack.raw.get("meta", {}).get("calibration_posterior")
+    if not use or not name:
+        if k is not None:
+            raise InputError(file, "run.posterior_draw", "this run uses no posterior (the pack has none, or run.use_posterior is false)")
+        return {}, {"posterior": None, "values": "abm/params.py defaults"}
+    from calibration import posterior
+
+    if not (posterior.DIR / name).exists():
+        raise InputError(pack.path / "pack.toml", "meta.calibration_posterior", f"no file calibration/{name}")
+    values = posterior.point(name) if k is None else posterior.draw(k, name)
+    for key in values:
+        sec, pname = key.split(".", 1)
+        if sec not in P.PARAMS or pname not in P.PARAMS[sec]:
+            raise InputError(posterior.DIR / name, key, "unknown parameter in the posterior")
+    how = "point estimate (weighted medians)" if k is None else f"draw {k}"
+    return values, {"posterior": f"calibration/{name}", "values": how, "calibrated": values}

@@ -1,0 +1,330 @@
+"""Likelihood-free Bayesian calibration: ABC-SMC (pyabc) over the priors of priors.toml, against the
+targets of targets.toml with their error models. docs/calibration.md says why ABC-SMC.
+
+    smo-abm calibrate [--pop-size 100] [--max-sims 3000] [--max-minutes 60] [--scale 0.01] [--fresh]
+
+The run is kept in a SQLite database (results/calibration/abc.db) one generation at a time, so a run
+that is interrupted resumes from its last finished generation when the same command is given again
+(--fresh starts over). At the end the last generation's weighted draws are written to
+calibration/posterior.csv (with calibration/posterior.json: how it was made and what it cost), which
+every run of the Americas pack then uses (calibration/posterior.py).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from calibration.targets import TARGETS_DIR, load_targets
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "experiments" / "baseline.toml"
+PRIORS = TARGETS_DIR / "priors.toml"
+POSTERIOR_CSV = TARGETS_DIR / "posterior.csv"
+POSTERIOR_META = TARGETS_DIR / "posterior.json"
+KERNEL_SCALING = 2.0   # transition kernel width relative to pyabc's default (see run_abc)
+MISSING_Z = 10.0   # standardised miss of a figure the run could not compute (no denominator)
+
+
+# --- priors ---
+
+def load_priors(path: Path = PRIORS) -> dict[str, dict]:
+    """{"section.name": {"dist", "lo", "hi", "reason"}} in file order."""
+    with open(path, "rb") as f:
+        raw = tomllib.load(f)
+    out = {}
+    for sec, table in raw.items():
+        for name, spec in table.items():
+            out[f"{sec}.{name}"] = spec
+    return out
+
+
+def pyabc_prior(priors: dict):
+    """pyabc's prior. ABC runs in a space where every prior is uniform: a log-uniform parameter is
+    sampled as its log10 (`to_natural` maps back). Its transition kernels are then normal in the
+    log of rates spanning a decade, not in the rates themselves, where a kernel fitted to the bulk
+    would rarely propose the low end that the prior favours (and those few draws would carry huge
+    importance weights)."""
+    import pyabc
+
+    rvs = {}
+    for key, s in priors.items():
+        lo, hi = float(s["lo"]), float(s["hi"])
+        if s["dist"] == "uniform":
+            rvs[key] = pyabc.RV("uniform", lo, hi - lo)
+        elif s["dist"] == "loguniform":
+            rvs[key] = pyabc.RV("uniform", math.log10(lo), math.log10(hi / lo))
+        else:
+            raise ValueError(f"{PRIORS}: {key}.dist: unknown distribution {s['dist']!r}")
+    return pyabc.Distribution(**rvs)
+
+
+def to_natural(params: dict, priors: dict) -> dict[str, float]:
+    """Parameter values from ABC's space (log10 for log-uniform priors) to the model's."""
+    return {k: (10.0 ** float(v) if priors[k]["dist"] == "loguniform" else float(v)) for k, v in params.items()}
+
+
+def prior_sample(priors: dict, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    out = {}
+    for key, s in priors.items():
+        lo, hi = float(s["lo"]), float(s["hi"])
+        u = rng.random(n)
+        out[key] = np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo))) if s["dist"] == "loguniform" else lo + u * (hi - lo)
+    return out
+
+
+# --- observed figures and the distance ---
+
+def flat_observed(targets: dict) -> dict[str, float]:
+    """One number per figure: nested targets (encounters by nationality) as `name:key`, ranges by
+    their midpoint."""
+    out = {}
+    for k, t in targets.items():
+        v = t["value"]
+        if isinstance(v, dict):
+            out.update({f"{k}:{n}": float(x) for n, x in v.items()})
+        elif isinstance(v, list):
+            out[k] = (float(v[0]) + float(v[1])) / 2
+        else:
+            out[k] = float(v)
+    return out
+
+
+def flat_simulated(head: dict) -> dict[str, float]:
+    out = {}
+    for k, v in head.items():
+        if isinstance(v, dict):
+            out.update({f"{k}:{n}": (float(x) if x is not None else math.nan) for n, x in v.items()})
+        else:
+            out[k] = float(v) if v is not None else math.nan
+    return out
+
+
+def z_scores(sim: dict, targets: dict) -> dict[str, float]:
+    """Standardised miss of each figure: (simulated - observed) / sd, 0 on the allowed side of a bound
+    or inside a range; MISSING_Z when the run could not compute the figure."""
+    out = {}
+    for k, t in targets.items():
+        err = t["error"]
+        items = t["value"].items() if isinstance(t["value"], dict) else [(None, t["value"])]
+        for n, v in items:
+            key = k if n is None else f"{k}:{n}"
+            x = sim.get(key, math.nan)
+            if x is None or not np.isfinite(x):
+                out[key] = MISSING_Z
+                continue
+            if isinstance(v, list):
+                lo, hi = float(v[0]), float(v[1])
+                miss = lo - x if x < lo else (x - hi if x > hi else 0.0)
+                out[key] = miss / err["sd"]
+                continue
+            v = float(v)
+            sd = err["sd"] * (abs(v) if err.get("relative") else 1.0)
+            miss = x - v
+            if (err.get("bound") == "upper" and miss < 0) or (err.get("bound") == "lower" and miss > 0):
+                miss = 0.0
+            out[key] = miss / sd
+    return out
+
+
+def weights(targets: dict) -> dict[str, float]:
+    out = {}
+    for k, t in targets.items():
+        w = float(t.get("weight", 1.0))
+        if isinstance(t["value"], dict):
+            out.update({f"{k}:{n}": w for n in t["value"]})
+        else:
+            out[k] = w
+    return out
+
+
+def make_distance(targets: dict):
+    w = weights(targets)
+
+    def distance(sim: dict, _observed: dict) -> float:
+        z = z_scores(sim, targets)
+        return float(math.sqrt(sum(w[k] * z[k] ** 2 for k in z)))
+    return distance
+
+
+# --- the simulator ---
+
+def seed_of(params: dict) -> int:
+    """The run's seed from its parameter values: the same draw always gives the same run."""
+    text = json.dumps({k: round(float(v), 12) for k, v in sorted(params.items())})
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+def overrides_of(params: dict) -> list[str]:
+    return [f"{k}={float(v)!r}" for k, v in params.items()]
+
+
+def simulate(params: dict, scale: float, seed: int | None = None, scenario: Path = BASELINE) -> dict[str, float]:
+    """The flat headline figures of one baseline run with these parameter values (prior defaults
+    elsewhere: calibration is from the hand-set values, not from a previous posterior)."""
+    from abm.model import SafeMobilityModel
+    from abm.outputs import timeseries
+    from abm.scenario import load_scenario
+    from calibration.targets import _processing_months, headline
+
+    sc = load_scenario(scenario, overrides=overrides_of(params) + ["run.use_posterior=false"], scale=scale,
+                       seed=seed_of(params) if seed is None else seed)
+    m = SafeMobilityModel(sc)
+    m.run()
+    head = headline(timeseries(m))
+    head["smo_processing_months"] = _processing_months(m)["median"]
+    m.release()
+    return flat_simulated(head)
+
+
+class Simulator:
+    """The model for pyabc: parameters -> figures, one thread per worker process (pyabc runs one per
+    core)."""
+
+    def __init__(self, scale: float):
+        self.scale = scale
+
+    def __call__(self, params: dict) -> dict:
+        from abm.kernels import one_thread
+
+        one_thread()
+        return simulate(params, self.scale)
+
+
+class _InNaturalUnits:
+    """Calls a simulator with parameters mapped from ABC's space to the model's (to_natural)."""
+
+    def __init__(self, simulator, priors: dict):
+        self.simulator, self.priors = simulator, priors
+
+    def __call__(self, params) -> dict:
+        return self.simulator(to_natural(dict(params), self.priors))
+
+
+# --- the run ---
+
+def run_abc(db: Path, simulator, priors: dict, targets: dict, *, pop_size: int = 100, max_sims: int = 3000,
+            max_minutes: float = 60.0, generations: int = 20, min_eps: float = 0.0, n_procs: int = 2,
+            fresh: bool = False, progress: bool = True, seed: int = 1, pop_size_later: int | None = None,
+            later_from: int = 4) -> dict:
+    """ABC-SMC with pyabc (adaptive median epsilon, multivariate normal kernels), resuming the run in
+    `db` unless `fresh`. `pop_size` particles per generation, `pop_size_later` from generation
+    `later_from` on (early generations, with loose tolerances, need fewer; the importance weights of
+    later ones spread more, and more particles keep the effective sample size up). Returns the last
+    generation's draws and the run's bookkeeping."""
+    import pyabc
+    from pyabc.populationstrategy import ListPopulationSize
+    from pyabc.sampler import MulticoreEvalParallelSampler, SingleCoreSampler
+
+    np.random.seed(seed)   # pyabc draws from numpy's global generator
+    db = Path(db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    if fresh and db.exists():
+        db.unlink()
+    sampler = MulticoreEvalParallelSampler(n_procs=n_procs) if n_procs > 1 else SingleCoreSampler()
+    sampler.show_progress = progress
+    later = pop_size_later or pop_size
+    sizes = ListPopulationSize({t: (pop_size if t < later_from else later) for t in range(-1, generations + 1)},
+                               nr_calibration_particles=pop_size)
+    # kernels twice as wide as pyabc's default (Silverman's rule on the weighted covariance): a
+    # proposal narrower than the accepted region gives its few draws in the tails huge importance
+    # weights; with the default, the effective sample size fell to a tenth of the particles within
+    # five generations (docs/calibration.md)
+    kernel = pyabc.MultivariateNormalTransition(scaling=KERNEL_SCALING)
+    abc = pyabc.ABCSMC(_InNaturalUnits(simulator, priors), pyabc_prior(priors), make_distance(targets), population_size=sizes,
+                       sampler=sampler, transitions=kernel)
+    url = f"sqlite:///{db}"
+    observed = flat_observed(targets)
+    resumed = False
+    if db.exists():
+        hist = pyabc.History(url)
+        if hist.n_populations > 0 and hist.max_t >= 0:
+            abc.load(url, hist.id)
+            resumed = True
+    if not resumed:
+        abc.new(url, observed)
+    t0 = time.perf_counter()
+    before = abc.history.total_nr_simulations if resumed else 0
+    left = max(max_sims - before, 0)
+    hist = abc.history
+    done = hist.max_t + 1 if resumed else 0
+    if left > 0 and done < generations:
+        hist = abc.run(minimum_epsilon=min_eps, max_nr_populations=generations - done,
+                       max_total_nr_simulations=max_sims, max_walltime=dt.timedelta(minutes=max_minutes))
+    wall = time.perf_counter() - t0
+    df, w = hist.get_distribution(m=0, t=hist.max_t)
+    pops = hist.get_all_populations()
+    draws = pd.DataFrame([to_natural(r, priors) for r in df[list(priors)].to_dict("records")])
+    return {"draws": draws, "weights": np.asarray(w, dtype=float),
+            "generations": int(hist.max_t + 1), "epsilons": [float(e) for e in pops.epsilon if np.isfinite(e)],
+            "simulations": int(hist.total_nr_simulations), "wall_s_this_call": wall, "resumed": resumed,
+            "pop_size": pop_size, "pop_size_later": later, "later_from": later_from,
+            "ess": float(w.sum() ** 2 / (np.asarray(w) ** 2).sum())}
+
+
+def first_generation_ranges(db: Path) -> dict[str, list[float]]:
+    """Each figure's range (min, max) over the first generation's particles: draws from the prior that
+    passed only the first, loose tolerance. A target outside it is out of reach of the priors."""
+    import pyabc
+
+    hist = pyabc.History(f"sqlite:///{db}")
+    _, stats = hist.get_weighted_sum_stats(t=0)
+    out = {}
+    for k in stats[0]:
+        x = np.array([s.get(k, np.nan) for s in stats], dtype=float)
+        x = x[np.isfinite(x)]
+        if len(x):
+            out[k] = [float(x.min()), float(x.max())]
+    return out
+
+
+def write_posterior(res: dict, scale: float, wall_total_s: float, csv: Path = POSTERIOR_CSV,
+                    meta: Path = POSTERIOR_META, extra: dict | None = None):
+    """The shipped posterior: weighted draws (csv) and how they were made (json), written atomically."""
+    from abm.outputs import git_commit
+
+    df = res["draws"].copy()
+    df["weight"] = res["weights"] / res["weights"].sum()
+    tmp = csv.with_suffix(".csv.tmp")
+    df.to_csv(tmp, index=False, float_format="%.8g")
+    os.replace(tmp, csv)
+    info = {"method": "ABC-SMC (pyabc), adaptive median epsilon", "scale": scale,
+            "scenario": str(BASELINE.relative_to(ROOT)), "population_size": res["pop_size"],
+            "population_size_later": res["pop_size_later"], "later_from_generation": res["later_from"],
+            "effective_sample_size": res["ess"], "draws": int(len(res["draws"])),
+            "generations": res["generations"], "epsilons": res["epsilons"], "simulations": res["simulations"],
+            "wall_s": wall_total_s, "git_commit": git_commit(), "date": dt.date.today().isoformat(),
+            "priors": str(PRIORS.relative_to(ROOT)), "targets": "calibration/targets.toml", **(extra or {})}
+    tmp = meta.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(info, indent=2) + "\n")
+    os.replace(tmp, meta)
+
+
+def calibrate(out: Path, scale: float, pop_size: int, max_sims: int, max_minutes: float, generations: int,
+              fresh: bool, progress: bool = True, pop_size_later: int | None = None, later_from: int = 4) -> dict:
+    import abm.model, abm.outputs, abm.scenario, calibration.targets  # noqa: F401  (imported once, before the workers fork)
+
+    logging.getLogger("ABC").setLevel(logging.INFO)
+    db = out / "abc.db"
+    clock = out / "abc_wall.json"   # wall time summed over interrupted and resumed calls
+    spent = json.loads(clock.read_text())["wall_s"] if clock.exists() and not fresh else 0.0
+    priors = load_priors()
+    t0 = time.perf_counter()
+    try:
+        res = run_abc(db, Simulator(scale), priors, load_targets(), pop_size=pop_size, max_sims=max_sims,
+                      max_minutes=max_minutes, generations=generations, fresh=fresh, progress=progress,
+                      pop_size_later=pop_size_later, later_from=later_from)
+    finally:   # an interrupted call's time counts too: the generations it finished are kept
+        spent += time.perf_counter() - t0
+        clock.write_text(json.dumps({"wall_s": spent}) + "\n")
+    write_posterior(res, scale, spent, extra={"first_generation_ranges": first_generation_ranges(db)})
+    return res
