@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--pop-size-later", type=int, default=200,
                    help="particles per generation from generation --later-from on (default 200)")
     c.add_argument("--later-from", type=int, default=4, help="see --pop-size-later (default 4)")
-    c.add_argument("--max-sims", type=int, default=2200, help="budget: model runs in all, counting those of resumed calls (default 2200)")
+    c.add_argument("--max-sims", type=int, default=1850, help="budget: model runs in all, counting those of resumed calls (default 1850)")
     c.add_argument("--max-minutes", type=float, default=150.0, help="budget: minutes of this call, checked between generations (default 150)")
     c.add_argument("--generations", type=int, default=20, help="budget: ABC-SMC generations (default 20)")
     c.add_argument("--fresh", action="store_true", help="start over instead of resuming OUT/abc.db")

@@ -2,35 +2,37 @@
 
 Each entry: default, lower bound, upper bound, and its source (a seed section, or an assumption to be
 estimated by calibration). A scenario may set any of them; the run's manifest records the values used.
+The parameters in calibration/priors.toml are estimated: runs of a pack with a posterior
+(calibration/posterior.py) take their values from it, and the defaults here (inside their priors) apply only with --no-posterior.
 """
 from __future__ import annotations
 
 PARAMS: dict[str, dict[str, tuple]] = {
     "behaviour": {
         "legal_pull": (2.0, 0.0, 10.0, "calibrated: ln of how much more often a person considers a legal option they know of than a smuggler (002 s6.2: people delay to find out)"),
-        "legal_value": (3.6, -5.0, 15.0, "calibrated: utility of a legal pathway relative to the smuggler's route at even odds"),
-        "belief_weight": (4.0, 0.0, 20.0, "calibrated: weight of the perceived chance that a legal option works"),
+        "legal_value": (3.6, -5.0, 15.0, "calibrated (calibration/posterior.csv, docs/calibration.md); this hand-set value (inside its prior) applies only with --no-posterior. Was: calibrated: utility of a legal pathway relative to the smuggler's route at even odds"),
+        "belief_weight": (4.0, 0.0, 20.0, "calibrated (calibration/posterior.csv, docs/calibration.md); this hand-set value (inside its prior) applies only with --no-posterior. Was: calibrated: weight of the perceived chance that a legal option works"),
         "inertia": (3.0, 0.0, 10.0, "calibrated: utility bonus of the option a person is already pursuing"),
         "stay_value": (0.0, -10.0, 10.0, "assumption: reference utility of staying (integrating) for someone considering leaving"),
         "irregular_stay_penalty": (0.5, 0.0, 10.0, "assumption: staying is worse without regular status (002 s2.1)"),
-        "tolerated_wait_weeks": (15.0, 1.0, 104.0, "prior: 90-120 days, US official's estimate (002 s6.2)"),
+        "tolerated_wait_weeks": (15.0, 1.0, 104.0, "calibrated (calibration/posterior.csv, docs/calibration.md); this hand-set value (inside its prior) applies only with --no-posterior. Was: prior: 90-120 days, US official's estimate (002 s6.2)"),
         "patience_sigma": (0.5, 0.0, 3.0, "assumption: spread (lognormal sigma) of individual tolerated waits"),
-        "wait_cost": (3.0, 0.0, 20.0, "calibrated: utility lost per tolerated-wait of waiting without news (002 s6.2)"),
+        "wait_cost": (3.0, 0.0, 20.0, "calibrated (calibration/posterior.csv, docs/calibration.md); this hand-set value (inside its prior) applies only with --no-posterior. Was: calibrated: utility lost per tolerated-wait of waiting without news (002 s6.2)"),
         "fee_penalty": (1.5, 0.0, 20.0, "assumption: belief that the SMO must be paid for deters registration (002 s5.2)"),
         "expulsion_fear_penalty": (2.0, 0.0, 20.0, "assumption: fear that registering leads to expulsion (002 s5.2)"),
-        "admit_weight": (3.0, 0.0, 20.0, "calibrated: weight of the perceived chance of being let in at the US border"),
+        "admit_weight": (3.0, 0.0, 20.0, "calibrated (calibration/posterior.csv, docs/calibration.md); this hand-set value (inside its prior) applies only with --no-posterior. Was: calibrated: weight of the perceived chance of being let in at the US border"),
         "risk_weight": (20.0, 0.0, 500.0, "assumption: weight of the perceived risk of dying on the route"),
         "prior_admit": (0.7, 0.0, 1.0, "assumption: believed chance of being let in at the border before any news"),
         "prior_risk": (0.002, 0.0, 1.0, "assumption: believed risk of dying on the route before any news"),
         "reattempt_choice": (1.0, 0.0, 1.0, "assumption: scales the pack's p_reattempt after an expulsion"),
     },
     "information": {
-        "wom_awareness": (0.006, 0.0, 1.0, "calibrated: weekly chance that one aware contact makes a person aware (002 s5.2: word of mouth is the main channel)"),
-        "wom_rules": (0.01, 0.0, 1.0, "calibrated: weekly chance that one contact who knows an option's rules passes them on"),
+        "wom_awareness": (0.006, 0.0, 1.0, "calibrated (calibration/posterior.csv, docs/calibration.md); this hand-set value (inside its prior) applies only with --no-posterior. Was: calibrated: weekly chance that one aware contact makes a person aware (002 s5.2: word of mouth is the main channel)"),
+        "wom_rules": (0.01, 0.0, 1.0, "calibrated (calibration/posterior.csv, docs/calibration.md); this hand-set value (inside its prior) applies only with --no-posterior. Was: calibrated: weekly chance that one contact who knows an option's rules passes them on"),
         "official_rules": (0.01, 0.0, 1.0, "calibrated: weekly chance an aware person with internet learns the rules from official sources (002 s5.3: little official information)"),
         "search_rules": (0.03, 0.0, 1.0, "calibrated: weekly chance that someone actively considering an option finds out its rules"),
         "belief_mixing": (0.15, 0.0, 1.0, "assumption: weekly weight of contacts' average belief (DeGroot)"),
-        "outcome_learning": (0.2, 0.0, 1.0, "assumption: how far one contact's outcome moves a belief"),
+        "outcome_learning": (0.2, 0.0, 1.0, "calibrated (calibration/posterior.csv, docs/calibration.md); this hand-set value (inside its prior) applies only with --no-posterior. Was: assumption: how far one contact's outcome moves a belief"),
         "outreach_reach": (0.0, 0.0, 1.0, "assumption: weekly reach of official outreach among people with internet; raised by `outreach` policies"),
         "outreach_accuracy": (0.9, 0.0, 1.0, "assumption: official outreach corrects misbeliefs with this chance"),
         "social_media_reach": (0.002, 0.0, 1.0, "calibrated: weekly reach of social media among people with internet"),

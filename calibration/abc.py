@@ -267,6 +267,7 @@ def run_abc(db: Path, simulator, priors: dict, targets: dict, *, pop_size: int =
     return {"draws": draws, "weights": np.asarray(w, dtype=float),
             "generations": int(hist.max_t + 1), "epsilons": [float(e) for e in pops.epsilon if np.isfinite(e)],
             "simulations": int(hist.total_nr_simulations), "wall_s_this_call": wall, "resumed": resumed,
+            "wall_s_generations": float(np.nansum(pops.wall_time.to_numpy(dtype=float))),
             "pop_size": pop_size, "pop_size_later": later, "later_from": later_from,
             "ess": float(w.sum() ** 2 / (np.asarray(w) ** 2).sum())}
 
@@ -284,6 +285,27 @@ def first_generation_ranges(db: Path) -> dict[str, list[float]]:
         x = x[np.isfinite(x)]
         if len(x):
             out[k] = [float(x.min()), float(x.max())]
+    return out
+
+
+def tradeoffs(db: Path, targets: dict) -> dict[str, dict]:
+    """Evidence of conflicts between targets: over the accepted particles of every generation, for each
+    figure, how many came within one sd of it, and which other figures those particles missed by most
+    more than all particles did (median |z|; the two largest increases)."""
+    import pyabc
+
+    hist = pyabc.History(f"sqlite:///{db}")
+    rows = []
+    for t in range(hist.max_t + 1):
+        rows += [z_scores(s, targets) for s in hist.get_weighted_sum_stats(t=t)[1]]
+    z = pd.DataFrame(rows).abs()
+    base = z.median()
+    out = {}
+    for k in z.columns:
+        near = z[z[k] <= 1.0]
+        worse = (near.median() - base).drop(k).sort_values(ascending=False) if len(near) else pd.Series(dtype=float)
+        out[k] = {"particles": int(len(z)), "within_1sd": int(len(near)),
+                  "costs": {n: round(float(v), 2) for n, v in worse.head(2).items() if v >= 0.01}}
     return out
 
 
@@ -315,16 +337,13 @@ def calibrate(out: Path, scale: float, pop_size: int, max_sims: int, max_minutes
 
     logging.getLogger("ABC").setLevel(logging.INFO)
     db = out / "abc.db"
-    clock = out / "abc_wall.json"   # wall time summed over interrupted and resumed calls
-    spent = json.loads(clock.read_text())["wall_s"] if clock.exists() and not fresh else 0.0
     priors = load_priors()
-    t0 = time.perf_counter()
-    try:
-        res = run_abc(db, Simulator(scale), priors, load_targets(), pop_size=pop_size, max_sims=max_sims,
-                      max_minutes=max_minutes, generations=generations, fresh=fresh, progress=progress,
-                      pop_size_later=pop_size_later, later_from=later_from)
-    finally:   # an interrupted call's time counts too: the generations it finished are kept
-        spent += time.perf_counter() - t0
-        clock.write_text(json.dumps({"wall_s": spent}) + "\n")
-    write_posterior(res, scale, spent, extra={"first_generation_ranges": first_generation_ranges(db)})
+    res = run_abc(db, Simulator(scale), priors, load_targets(), pop_size=pop_size, max_sims=max_sims,
+                  max_minutes=max_minutes, generations=generations, fresh=fresh, progress=progress,
+                  pop_size_later=pop_size_later, later_from=later_from)
+    # the cost of the posterior: the wall time of the generations it rests on, as pyabc recorded them
+    # (an interrupted call's unfinished generation is not kept, and not counted)
+    spent = res["wall_s_generations"]
+    write_posterior(res, scale, spent, extra={"first_generation_ranges": first_generation_ranges(db),
+                                              "tradeoffs": tradeoffs(db, load_targets())})
     return res

@@ -128,11 +128,11 @@ def pause_summary(runs: list[dict]) -> dict:
     """The parole pause in each run: Venezuelan weekly crossings over their mean in the 4 weeks before
     the announcement; the trough's depth and week; weeks until back to half the level before."""
     out = {"depth": [], "trough_week": [], "half_recovery_week": [], "curves": []}
-    d0 = pd.Timestamp(PAROLE_ANNOUNCED)
     for r in runs:
         s = pd.Series(r["venezuela_darien"])
         s.index = pd.to_datetime(s.index)
-        weeks = np.round((s.index - d0).days / 7).astype(int)   # week starts relative to the announcement
+        d0 = s.index[s.index <= pd.Timestamp(PAROLE_ANNOUNCED)].max()   # the week holding the announcement: 0
+        weeks = np.round((s.index - d0).days / 7).astype(int)
         s = pd.Series(s.to_numpy(), index=weeks).groupby(level=0).sum()
         before = s[(s.index >= -4) & (s.index < 0)].mean()
         if not before > 0:
@@ -217,7 +217,7 @@ def figures(out: Path, priors: dict, post: pd.DataFrame, runs: list[dict], table
         ax.plot(q.index, q[0.5], label="median")
         ax.axvline(0, color="k", lw=0.8)
         ax.axhline(0.1, color="C3", ls="--", lw=1, label="a 90% fall (002 s6.2)")
-        ax.set_xlabel("weeks from the parole announcement of 2022-10-12")
+        ax.set_xlabel("weeks from the week of the parole announcement (2022-10-12)")
         ax.set_ylabel("Venezuelan Darien crossings\n/ mean of the 4 weeks before")
         ax.legend(fontsize=7)
         fig.tight_layout()
@@ -267,7 +267,17 @@ def report_md(table, params, pause, meta, draws, scale, targets) -> str:
                          if obs is not None and not a <= obs <= b else "the priors reach the observed value")
                 reach = (f" Over the first generation of the calibration (prior draws within the first, loose "
                          f"tolerance) it ranged over [{_fmt(a)}, {_fmt(b)}]: {where}.")
-            lines.append(f"- **{r.target}**: {why}.{reach}".replace("..", "."))
+            trade = meta.get("tradeoffs", {}).get(r.target)
+            if trade:
+                costs = "; ".join(f"{n} by {v:.2f} sd more" for n, v in trade["costs"].items())
+                trade = (f" Of the calibration's {trade['particles']} accepted particles (all generations), "
+                         f"{trade['within_1sd']} came within one sd of it"
+                         + (f"; those missed {costs} (median, against all particles)." if costs else "."))
+            sd_miss = ""
+            if not isinstance(r.observed, str) and "sd" in t["error"]:
+                sd = t["error"]["sd"] * (abs(r.observed) if t["error"].get("relative") else 1)
+                sd_miss = f" The simulated median is {(r.sim_median - r.observed) / sd:+.2f} sd from it (error model)."
+            lines.append(f"- **{r.target}**: {why}.{reach}{trade or ''}{sd_miss}".replace("..", "."))
         lines.append("")
     lines += ["## The parole pause", ""]
     if pause["depth"]:
@@ -275,8 +285,8 @@ def report_md(table, params, pause, meta, draws, scale, targets) -> str:
         d, t, h = q(pause["depth"]), q(pause["trough_week"]), q(pause["half_recovery_week"])
         lines += [f"Venezuelan weekly Darien crossings over their mean in the 4 weeks before 2022-10-12 "
                   f"(`pause.png`), median [90%] over the draws: deepest fall within 26 weeks {d[0]:.2f} "
-                  f"[{d[1]:.2f}, {d[2]:.2f}], reached in week {t[0]:.0f} [{t[1]:.0f}, {t[2]:.0f}] after the "
-                  f"announcement; back above half the level before in week {h[0]:.0f} [{h[1]:.0f}, {h[2]:.0f}]. "
+                  f"[{d[1]:.2f}, {d[2]:.2f}], reached in week {t[0]:.0f} [{t[1]:.0f}, {t[2]:.0f}] (week 0 holds the "
+                  f"announcement); back above half the level before in week {h[0]:.0f} [{h[1]:.0f}, {h[2]:.0f}]. "
                   f"The source: 'in the weeks after the announcement ... fell by 90%, then rose again' (002 s6.2).", ""]
     lines += ["## Parameters: what the data constrain", "",
               "width ratio = posterior 90% width / prior 90% width (log scale for log-uniform priors); "
