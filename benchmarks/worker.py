@@ -66,6 +66,14 @@ def fingerprint(m) -> str:
     return h.hexdigest()[:16]
 
 
+def _time_steps(m, weeks: int) -> float:
+    """Wall seconds for `weeks` steps of model m."""
+    t0 = time.perf_counter()
+    for _ in range(weeks):
+        m.step()
+    return time.perf_counter() - t0
+
+
 # --- tasks ---
 def calibrate(task) -> dict:
     """People in the run at scale 1, per run window, measured by building the model at a small scale."""
@@ -143,10 +151,7 @@ def measure_reference(task) -> dict:
     agents = int(a.people.n)
     fp_a = fingerprint(a)
     date = str(a.date)
-    t0 = time.perf_counter()
-    for _ in range(weeks):
-        a.step()
-    vec_s = time.perf_counter() - t0
+    vec_s = _time_steps(a, weeks)
     a.release()
     del a
     gc.collect()
@@ -156,10 +161,7 @@ def measure_reference(task) -> dict:
     t0 = time.perf_counter()
     b.set_reference(True)
     set_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for _ in range(weeks):
-        b.step()
-    ref_s = time.perf_counter() - t0
+    ref_s = _time_steps(b, weeks)
     b.release()
     del b
     gc.collect()

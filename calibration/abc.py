@@ -1,7 +1,7 @@
 """Likelihood-free Bayesian calibration: ABC-SMC (pyabc) over the priors of priors.toml, against the
 targets of targets.toml with their error models. docs/calibration.md says why ABC-SMC.
 
-    smo-abm calibrate [--pop-size 100] [--max-sims 3000] [--max-minutes 60] [--scale 0.01] [--fresh]
+    smo-abm calibrate [--pop-size N] [--max-sims N] [--max-minutes M] [--scale F] [--fresh]   (defaults: abm/cli.py)
 
 The run is kept in a SQLite database (results/calibration/abc.db) one generation at a time, so a run
 that is interrupted resumes from its last finished generation when the same command is given again
@@ -168,9 +168,9 @@ def overrides_of(params: dict) -> list[str]:
     return [f"{k}={float(v)!r}" for k, v in params.items()]
 
 
-def simulate(params: dict, scale: float, seed: int | None = None, scenario: Path = BASELINE) -> dict[str, float]:
-    """The flat headline figures of one baseline run with these parameter values (prior defaults
-    elsewhere: calibration is from the hand-set values, not from a previous posterior)."""
+def run_baseline(params: dict, scale: float, seed: int | None = None, scenario: Path = BASELINE):
+    """One baseline run with these parameter values (hand-set values elsewhere: calibration starts from
+    them, not from a previous posterior): its flat headline figures and its time series."""
     from abm.model import SafeMobilityModel
     from abm.outputs import timeseries
     from abm.scenario import load_scenario
@@ -180,10 +180,16 @@ def simulate(params: dict, scale: float, seed: int | None = None, scenario: Path
                        seed=seed_of(params) if seed is None else seed)
     m = SafeMobilityModel(sc)
     m.run()
-    head = headline(timeseries(m))
+    ts = timeseries(m)
+    head = headline(ts)
     head["smo_processing_months"] = _processing_months(m)["median"]
     m.release()
-    return flat_simulated(head)
+    return flat_simulated(head), ts
+
+
+def simulate(params: dict, scale: float, seed: int | None = None, scenario: Path = BASELINE) -> dict[str, float]:
+    """The flat headline figures of run_baseline."""
+    return run_baseline(params, scale, seed, scenario)[0]
 
 
 class Simulator:

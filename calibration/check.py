@@ -23,8 +23,7 @@ import numpy as np
 import pandas as pd
 
 from calibration import posterior
-from calibration.abc import (BASELINE, POSTERIOR_CSV, POSTERIOR_META, flat_simulated, load_priors, overrides_of,
-                             prior_sample)
+from calibration.abc import POSTERIOR_CSV, POSTERIOR_META, load_priors, prior_sample, run_baseline
 from calibration.targets import PAROLE_ANNOUNCED, load_targets
 
 PAUSE_WEEKS = (-8, 52)   # weeks around the announcement shown and summarised
@@ -33,22 +32,9 @@ PAUSE_WEEKS = (-8, 52)   # weeks around the announcement shown and summarised
 def _run_draw(args) -> dict:
     """One posterior-predictive run: flat figures, and Venezuelan weekly Darien crossings by date."""
     params, scale, seed = args
-    from abm.kernels import one_thread
-    from abm.model import SafeMobilityModel
-    from abm.outputs import timeseries
-    from abm.scenario import load_scenario
-    from calibration.targets import _processing_months, headline
-
-    one_thread()
-    sc = load_scenario(BASELINE, overrides=overrides_of(params) + ["run.use_posterior=false"], scale=scale, seed=seed)
-    m = SafeMobilityModel(sc)
-    m.run()
-    ts = timeseries(m)
-    head = headline(ts)
-    head["smo_processing_months"] = _processing_months(m)["median"]
-    m.release()
+    figures, ts = run_baseline(params, scale, seed)
     ve = ts[(ts.metric == "darien_crossings") & (ts.nationality == "Venezuela")].groupby("date").value.sum()
-    return {"figures": flat_simulated(head), "venezuela_darien": {str(k): float(v) for k, v in ve.items()}}
+    return {"figures": figures, "venezuela_darien": {str(k): float(v) for k, v in ve.items()}}
 
 
 def _atomic_json(path: Path, obj):

@@ -59,3 +59,17 @@ def default_ensemble():
 @pytest.fixture(scope="session")
 def half_scale_ensemble():
     return ensemble(DEFAULT_SCALE / 2, SEEDS)
+
+
+def assert_figures_agree(runs_a, runs_b, label_a: str, label_b: str) -> dict:
+    """Welch t-test per headline figure (calibration.targets.agreement_figures) of two ensembles' time
+    series; each must have p > 0.001 (six figures: family-wise false alarm under agreement at most
+    0.6%). Prints the means (pytest -s) and returns the welch results."""
+    from calibration.targets import agreement_figures, welch
+
+    res = welch([agreement_figures(ts) for ts in runs_a], [agreement_figures(ts) for ts in runs_b])
+    for k, (x, y, p) in res.items():
+        print(f"{k:32s} {label_a}: {x.mean():12.3f} sd {x.std(ddof=1):9.3f} | {label_b}: {y.mean():12.3f} "
+              f"sd {y.std(ddof=1):9.3f} | p = {p:.3f}")
+        assert p > 0.001, (k, x.mean(), y.mean(), p)
+    return res

@@ -4,16 +4,10 @@ figures must not depend on it: five seeds with the default period and five with 
 (catch_up_weeks = 1, the rule itself), a Welch t-test per figure with p > 0.001 each (six figures:
 family-wise false alarm under agreement at most 0.6%, as in test_scale)."""
 from abm.params import PARAMS
-from calibration.targets import agreement_figures, welch
-from tests.conftest import DEFAULT_SCALE, SEEDS, ensemble
+from tests.conftest import DEFAULT_SCALE, SEEDS, assert_figures_agree, ensemble
 
 
 def test_headline_figures_do_not_depend_on_the_catch_up_period(default_ensemble):
     assert PARAMS["information"]["catch_up_weeks"][0] > 1  # the default does approximate
     weekly = ensemble(DEFAULT_SCALE, SEEDS, overrides=["information.catch_up_weeks=1"])
-    a = [agreement_figures(ts) for ts in default_ensemble]
-    b = [agreement_figures(ts) for ts in weekly]
-    for k, (x, y, p) in welch(a, b).items():
-        print(f"{k:32s} default: {x.mean():12.3f} sd {x.std(ddof=1):9.3f} | weekly: {y.mean():12.3f} "
-              f"sd {y.std(ddof=1):9.3f} | p = {p:.3f}")  # shown with pytest -s
-        assert p > 0.001, (k, x.mean(), y.mean(), p)
+    assert_figures_agree(default_ensemble, weekly, "default", "weekly")
