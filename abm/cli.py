@@ -1,6 +1,7 @@
 """Command line: `smo-abm run SCENARIO [--scale F] [--seed N] [--out DIR] [--set key=value ...]`,
 `smo-abm bench [--quick] [--out DIR] [--max-agents N]`,
-`smo-abm calibrate [--check] [--scale F] [--pop-size N] [--pop-size-later N] [--max-sims N] [--max-minutes M] [--fresh]`."""
+`smo-abm calibrate [--check] [--scale F] [--pop-size N] [--pop-size-later N] [--max-sims N] [--max-minutes M] [--fresh]`,
+`smo-abm experiment FILE [--replicates N] [--draws D] [--out DIR] [--scheduler ADDRESS | --single-process]`."""
 from __future__ import annotations
 
 import argparse
@@ -52,7 +53,66 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--check-scale", type=float, default=0.01, help="agents per person in the check (default 0.01)")
     c.add_argument("--out", default="results/calibration", help="output folder (default results/calibration)")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
+    e = sub.add_parser("experiment", help="run an experiment file (baseline and variants, replicates, posterior "
+                                          "draws) and write runs.csv, effects.csv, figures and report.html")
+    e.add_argument("file", help="experiment TOML file (see experiments/eligibility_expansion.toml)")
+    e.add_argument("--replicates", type=int, help="replicates (seeds) per variant and draw (default: the file's)")
+    e.add_argument("--draws", type=int, help="posterior draws (default: the file's; 0 = the point estimate)")
+    e.add_argument("--scale", type=float, help="agents per person (default: the file's, else the baseline scenario's)")
+    e.add_argument("--out", help="output folder (default: results/experiments/<name>)")
+    _dask_args(e)
+    s = sub.add_parser("sensitivity", help="global sensitivity analysis (SALib Morris and Sobol) of the headline "
+                                           "outputs to the calibrated parameters over their posterior ranges")
+    s.add_argument("--method", choices=("morris", "sobol", "both"), default="both", help="default: both")
+    s.add_argument("--trajectories", type=int, default=10, help="Morris trajectories (runs: trajectories x 9; default 10)")
+    s.add_argument("--samples", type=int, default=64,
+                   help="Sobol base samples, a power of 2 (runs: samples x 10; default 64)")
+    s.add_argument("--scale", type=float, default=0.01, help="agents per person (default 0.01)")
+    s.add_argument("--seed", type=int, default=1, help="the seed every run shares, and the sampler's (default 1)")
+    s.add_argument("--out", default="results/sensitivity", help="output folder (default results/sensitivity)")
+    _dask_args(s)
     return ap
+
+
+def _dask_args(p):
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a running Dask scheduler (e.g. tcp://10.0.0.5:8786); default: a LocalCluster on this machine")
+    g.add_argument("--single-process", action="store_true", help="run every task in this process, one after another")
+    p.add_argument("--workers", type=int, help="LocalCluster worker processes (default: one per core)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _scheduler(args):
+    if args.workers is not None and args.workers < 1:
+        raise InputError("command line", "--workers", "must be at least 1")
+    return "single" if args.single_process else args.scheduler
+
+
+def experiment_command(args) -> int:
+    from experiments.experiment import run_experiment
+
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError(args.out, "--out", "exists and is not a folder")
+    res = run_experiment(args.file, out=args.out, replicates=args.replicates, draws=args.draws, scale=args.scale,
+                         scheduler=_scheduler(args), workers=args.workers, progress=not args.quiet)
+    m = res["manifest"]
+    print(f"{res['out']}: {m['runs']} runs, {m['wall_time_s']:.0f} s; report.html, effects.csv, runs.csv")
+    return 0
+
+
+def sensitivity_command(args) -> int:
+    from experiments.sensitivity import run_sensitivity
+
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError(args.out, "--out", "exists and is not a folder")
+    methods = ("morris", "sobol") if args.method == "both" else (args.method,)
+    res = run_sensitivity(Path(args.out), methods, args.trajectories, args.samples, args.scale, args.seed,
+                          scheduler=_scheduler(args), workers=args.workers, progress=not args.quiet)
+    m = res["manifest"]
+    print(f"{res['out']}: {', '.join(f'{k} {v} runs' for k, v in m['runs'].items())}, {m['wall_time_s']:.0f} s; "
+          f"{', '.join(f'{k}.csv' for k in methods)}, figures/")
+    return 0
 
 
 def calibrate_command(args) -> int:
@@ -136,6 +196,10 @@ def main(argv=None) -> int:
             return bench_command(args)
         if args.command == "calibrate":
             return calibrate_command(args)
+        if args.command == "experiment":
+            return experiment_command(args)
+        if args.command == "sensitivity":
+            return sensitivity_command(args)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -198,6 +198,7 @@ def apply_choices(m, idx, choice):
     parole.withdraw(m, idx[(choice != Option.PAROLE) & (st == State.WAITING_PAROLE)])
     gave_up = idx[(choice == Option.MOVE) & ((st == State.WAITING_SMO) | (st == State.WAITING_PAROLE))]
     m.event("gave_up_waiting", gave_up)
+    m.event("gave_up_smo", idx[(choice == Option.MOVE) & (st == State.WAITING_SMO)])
 
     stay = idx[choice == Option.INTEGRATE]
     p.intent[stay] = Intent.STAY

@@ -39,7 +39,7 @@ from .queues import Capacity
 
 FLOWS = ("darien_crossings", "smo_registrations", "smo_approvals", "smo_relocations", "parole_arrivals",
          "border_arrivals", "deaths", "smo_rejected", "gave_up_waiting", "expelled", "removed",
-         "border_arrivals_smuggled")
+         "border_arrivals_smuggled", "smo_applications", "gave_up_smo")
 STOCKS = {
     # parole: `considering_parole` are finding out whether it applies to them; `waiting_parole` have applied
     "aware_smo": None, "waiting_smo": State.WAITING_SMO, "considering_parole": None, "waiting_parole": None,
@@ -89,6 +89,7 @@ class SafeMobilityModel(mesa.Model):
         self.n_cells = len(pack.nationalities) * len(pack.places)
         self._metrics: dict[str, np.ndarray] = {}
         self.approval_waits: list[int] = []  # weeks from SMO registration to approval
+        self.approval_weeks: list[int] = []  # the week of each of those approvals
         self.datacollector = mesa.DataCollector(
             model_reporters={k: (lambda m, k=k: m._metrics[k]) for k in METRICS})
         with self.timed("build_people"):

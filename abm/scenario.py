@@ -151,9 +151,20 @@ def load_scenario(path, overrides: list[str] | None = None, scale: float | None 
         raise
 
 
-def _load(path: Path, overrides, scale, seed) -> Scenario:
-    data = _read_with_extends(path)
-    data = copy.deepcopy(data)
+def read_scenario_data(path) -> dict:
+    """A scenario file as a table, with the files it `extends` merged in (nothing validated yet)."""
+    return _read_with_extends(Path(path))
+
+
+def scenario_from_data(data: dict, path, overrides: list[str] | None = None, scale: float | None = None,
+                       seed: int | None = None) -> Scenario:
+    """Validate a scenario table built in code (experiments/ builds variants this way); `path` is the
+    file errors name and relative paths start from."""
+    return _load(Path(path), overrides, scale, seed, data=data)
+
+
+def _load(path: Path, overrides, scale, seed, data: dict | None = None) -> Scenario:
+    data = copy.deepcopy(_read_with_extends(path) if data is None else data)
     overrides = list(overrides or [])
     set_keys = []
     for item in overrides:

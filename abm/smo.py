@@ -149,6 +149,7 @@ def step(m):
         p.smo_news[cand] = w
         m.resettlement_used[m.fiscal_year()] += len(cand)
         m.approval_waits.extend((w - p.smo_reg_week[cand]).tolist())
+        m.approval_weeks.extend([w] * len(cand))
         m.event("smo_approvals", cand)
         information.learn_rules(m, rejected, "smo")
         p.smo_no_route[rejected] = True
@@ -178,6 +179,7 @@ def register_attempt(m, idx):
     p.set_state(yes, State.WAITING_SMO, w)
     p.smo_stage[yes] = SmoStage.PENDING
     p.smo_news[yes] = w
+    m.event("smo_applications", yes)
     information.learn_rules(m, no, "smo")
     p.resume_plan(no, w)  # back to their plan; the undecided reconsider next week without the SMO
     m.event("smo_ineligible", no)

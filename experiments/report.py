@@ -1,0 +1,235 @@
+"""The experiment's figures (seaborn) and a self-contained report.html (figures embedded) for a policy reader."""
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .design import BASELINE  # noqa: E402
+from .effects import HI, LO, paired  # noqa: E402
+from .measures import OUTPUTS  # noqa: E402
+from .runner import write_atomic  # noqa: E402
+
+PI = ("pi", round(100 * (HI - LO)))
+
+
+def paired_differences(runs: pd.DataFrame, outputs: list[str]) -> pd.DataFrame:
+    rows = []
+    for v in [v for v in dict.fromkeys(runs.variant) if v != BASELINE]:
+        for o in outputs:
+            b, x = paired(runs, v, o)
+            d = OUTPUTS[o][3] * (x - b)
+            rows += [{"variant": v, "output": o, "effect": OUTPUTS[o][2], "value": float(e)} for e in d]
+    return pd.DataFrame(rows, columns=["variant", "output", "effect", "value"])
+
+
+def fig_effects(diffs: pd.DataFrame, outputs: list[str]):
+    outs = [o for o in outputs if (diffs.output == o).any()]
+    ncol = min(3, len(outs))
+    nrow = int(np.ceil(len(outs) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 0.5 + 0.45 * diffs.variant.nunique() * nrow + 1.2 * nrow),
+                             squeeze=False)
+    for ax, o in zip(axes.flat, outs):
+        d = diffs[diffs.output == o]
+        sns.pointplot(data=d, x="value", y="variant", estimator="median", errorbar=PI, linestyle="none",
+                      capsize=0.3, color="tab:blue", ax=ax)
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_title(f"{OUTPUTS[o][2]} ({OUTPUTS[o][1]})", fontsize=9)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    for ax in list(axes.flat)[len(outs):]:
+        ax.remove()
+    fig.suptitle("Effect against the baseline: median and 90% interval of paired differences", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def fig_series(ser: pd.DataFrame, metric: str, window):
+    d = ser[ser.metric == metric].copy()
+    d["date"] = pd.to_datetime(d["date"])
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    sns.lineplot(data=d, x="date", y="value", hue="variant", estimator="median", errorbar=PI, ax=ax, lw=1.2)
+    for x in window:
+        ax.axvline(pd.Timestamp(x), color="grey", ls=":", lw=0.8)
+    ax.set_ylabel("people per week")
+    ax.set_xlabel("")
+    ax.set_title(f"{metric.replace('_', ' ')}: median and 90% interval over runs (dotted: the window outputs count)")
+    fig.tight_layout()
+    return fig
+
+
+def fig_series_difference(ser: pd.DataFrame, metric: str, window):
+    """Weekly paired differences, variant minus baseline: zero until the variant's policy first bites."""
+    d = ser[ser.metric == metric]
+    wide = d.pivot_table(index=["replicate", "draw", "date"], columns="variant", values="value", aggfunc="first")
+    diff = wide.drop(columns=BASELINE).sub(wide[BASELINE], axis=0).reset_index().melt(
+        id_vars=["replicate", "draw", "date"], var_name="variant", value_name="value")
+    diff["date"] = pd.to_datetime(diff["date"])
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    sns.lineplot(data=diff, x="date", y="value", hue="variant", estimator="median", errorbar=PI, ax=ax, lw=1.2)
+    ax.axhline(0, color="grey", lw=0.8)
+    for x in window:
+        ax.axvline(pd.Timestamp(x), color="grey", ls=":", lw=0.8)
+    ax.set_ylabel("people per week")
+    ax.set_xlabel("")
+    ax.set_title(f"{metric.replace('_', ' ')}, variant minus baseline in the same run: median and 90% interval")
+    fig.tight_layout()
+    return fig
+
+
+def fig_pairing(eff: pd.DataFrame):
+    d = eff.melt(id_vars=["variant", "effect"], value_vars=["paired_width", "unpaired_width"],
+                 var_name="comparison", value_name="width")
+    d["comparison"] = d.comparison.str.replace("_width", "")
+    g = sns.catplot(data=d, x="width", y="variant", hue="comparison", col="effect", col_wrap=3, kind="bar",
+                    sharex=False, height=2.4, aspect=1.5)
+    g.set_titles("{col_name}", size=9)
+    g.set_axis_labels("width of the 90% interval", "")
+    g.figure.suptitle("Paired (same seeds and draws) against unpaired interval widths", fontsize=10)
+    g.figure.tight_layout()
+    return g.figure
+
+
+def save(fig, path: Path) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    data = buf.getvalue()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".png.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return base64.b64encode(data).decode()
+
+
+def fmt(x: float, unit: str, effect: bool = False) -> str:
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return "n/a"
+    if unit == "share":
+        return f"{100 * x:+.1f} pp" if effect else f"{100 * x:.1f}%"
+    if unit == "days":
+        return f"{x:+.0f}" if effect else f"{x:.0f}"
+    return f"{x:+,.0f}" if effect else f"{x:,.0f}"
+
+
+def effects_table(eff: pd.DataFrame) -> pd.DataFrame:
+    cell = lambda r: f"{fmt(r.effect_median, r.unit, True)} [{fmt(r.effect_lo, r.unit, True)}, {fmt(r.effect_hi, r.unit, True)}]"
+    t = eff.assign(cell=eff.apply(cell, axis=1), col=eff.effect + " (" + eff.unit.str.replace("share", "pp") + ")")
+    return t.pivot(index="variant", columns="col", values="cell").reindex(columns=list(dict.fromkeys(t.col)),
+                                                                          index=list(dict.fromkeys(t.variant)))
+
+
+def levels_table(eff: pd.DataFrame) -> pd.DataFrame:
+    rows = {}
+    first = eff.drop_duplicates("output")
+    rows[BASELINE] = {r.output: f"{fmt(r.baseline_median, r.unit)} [{fmt(r.baseline_lo, r.unit)}, {fmt(r.baseline_hi, r.unit)}]"
+                      for r in first.itertuples()}
+    for r in eff.itertuples():
+        rows.setdefault(r.variant, {})[r.output] = f"{fmt(r.variant_median, r.unit)} [{fmt(r.variant_lo, r.unit)}, {fmt(r.variant_hi, r.unit)}]"
+    t = pd.DataFrame(rows).T
+    t.columns = [f"{OUTPUTS[o][0]} ({OUTPUTS[o][1]})" for o in t.columns]
+    return t
+
+
+def pairing_summary(eff: pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    r = eff.unpaired_over_paired.replace([np.inf, -np.inf], np.nan).dropna()
+    zero = int((eff.paired_width == 0).sum())
+    tab = eff.pivot(index="variant", columns="effect", values="unpaired_over_paired").round(1)
+    if len(r) == 0:
+        return "No interval to compare (too few runs, or every paired interval has zero width).", tab
+    text = (f"Paired intervals are {np.median(r):.1f} times narrower than unpaired ones (median over "
+            f"{len(r)} variant-output comparisons; from {r.min():.1f} to {r.max():.1f} times).")
+    if zero:
+        text += f" {zero} paired intervals have zero width: the variant changes that output in no run."
+    return text, tab
+
+
+def write_report(exp, runs: pd.DataFrame, eff: pd.DataFrame, ser: pd.DataFrame, man: dict, out: Path):
+    sns.set_theme(style="whitegrid", context="paper")
+    figs = out / "figures"
+    diffs = paired_differences(runs, exp.outputs)
+    imgs = {
+        "effects": save(fig_effects(diffs, exp.outputs), figs / "effects.png"),
+        "crossings": save(fig_series(ser, "darien_crossings", exp.window), figs / "darien_crossings.png"),
+        "crossings_difference": save(fig_series_difference(ser, "darien_crossings", exp.window),
+                                     figs / "darien_crossings_difference.png"),
+        "registrations": save(fig_series(ser, "smo_registrations", exp.window), figs / "smo_registrations.png"),
+        "pairing": save(fig_pairing(eff), figs / "pairing.png"),
+    }
+    text, tab = pairing_summary(eff)
+    write_atomic(out / "report.html", render(exp, eff, man, imgs, text, tab))
+
+
+def render(exp, eff, man, imgs, pairing_text, pairing_tab) -> str:
+    e = html.escape
+    img = lambda k, alt: f'<img alt="{e(alt)}" src="data:image/png;base64,{imgs[k]}">'
+    variants = "".join(f"<tr><td>{e(v['name'])}</td><td>{e(v['description'])}</td></tr>" for v in man["variants"])
+    n = len(exp.draw_ids)
+    draws = (f"{exp.draws} posterior draws from {man['posterior']}" if exp.draws else
+             "the posterior's point estimate" if man["posterior"] else "the hand-set parameter values")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(exp.name)}: policy experiment</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
+td, th {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
+td:first-child, th:first-child {{ text-align: left; }}
+img {{ max-width: 100%; }} .note {{ color: #555; font-size: 0.9em; }}
+</style></head><body>
+<h1>{e(exp.name)}</h1>
+<p>{e(exp.description)}</p>
+<p class="note">Experiment file <code>{e(str(exp.path))}</code>; {man['runs']} runs: {len(exp.names)} variants (with the
+baseline) x {exp.replicates} replicates x {n} parameter set{'s' if n > 1 else ''} ({e(draws)}). Scale {exp.scale:g} agents
+per person ({e(', '.join(f'{a:,}' for a in man['agents_per_run']))} agents per run); every figure is in people.
+Outputs count the weeks from {exp.window[0]} to {exp.window[1]}. Model version {e(man['version'])}, commit
+<code>{e(man['git_commit'])}</code>, created {e(man['created'])}; {man['run_seconds_total']:.0f} s of runs,
+{man['wall_time_s']:.0f} s wall for this call.</p>
+
+<h2>Variants</h2>
+<table><tr><th>variant</th><th>what changes against the baseline</th></tr>{variants}</table>
+
+<h2>Effects against the baseline</h2>
+<p>Each cell: median [90% interval] of the paired differences. A variant's run and the baseline's run share
+their seed and posterior draw (common random numbers: the same people, ties and random draws), so each
+difference is what the policy changed in that run. The interval spans replicates and posterior draws:
+it carries both the model's randomness and the uncertainty left by calibration. It is not a confidence
+interval for a mean. Crossings and deaths are reported as averted (baseline minus variant).</p>
+{effects_table(eff).to_html(escape=True, border=0)}
+{img("effects", "effects of each variant")}
+
+<h2>Levels</h2>
+<p>Median [90% interval] over runs of each output. Waits are weeks from SMO registration to approval of
+the cases approved within the window, in days; cases still waiting at the end are not counted, so a
+variant that approves fewer people can show shorter waits. The share who gave up counts applicants
+(people who started waiting on an office) who chose to leave irregularly while waiting.</p>
+{levels_table(eff).to_html(escape=True, border=0)}
+
+<h2>Over time</h2>
+{img("crossings", "weekly Darien crossings by variant")}
+<p>The same runs as paired differences: with common random numbers a variant's run follows the baseline's
+exactly until its policy first makes a difference.</p>
+{img("crossings_difference", "weekly Darien crossings, variant minus baseline")}
+{img("registrations", "weekly SMO registrations by variant")}
+
+<h2>Why pairs</h2>
+<p>{e(pairing_text)} The unpaired interval is that of the differences between a variant's run and a
+baseline run of another replicate or draw, as if the runs had been independent.</p>
+<p class="note">Unpaired width over paired width, by variant and effect:</p>
+{pairing_tab.to_html(escape=True, border=0, na_rep="n/a (zero width)")}
+{img("pairing", "paired and unpaired interval widths")}
+
+<h2>Reproduce</h2>
+<p><code>smo-abm experiment {e(str(exp.path))} --replicates {exp.replicates} --draws {exp.draws}</code> at commit
+<code>{e(man['git_commit'])}</code>. The seeds, the parameters of the baseline and every variant's changes are in
+<code>manifest.json</code>; every run's outputs are in <code>runs.csv</code> and <code>runs/</code>.</p>
+</body></html>
+"""

@@ -1,0 +1,125 @@
+"""Running an experiment's tasks on Dask distributed, each finished run written atomically, resumable.
+
+By default an embedded LocalCluster (one single-threaded worker process per core) runs the tasks; with
+`scheduler` an address (tcp://host:8786) the same tasks go to an existing cluster; with
+`scheduler="single"` they run one after another in this process. The workers only compute: every result
+comes back here and is written as DIR/runs/<variant>/<task>.json through a temporary file and a rename,
+so a run file is either whole or absent. A rerun reads the run files back and runs only the tasks
+whose file is missing or was made from other inputs (its key differs), so a killed experiment loses
+only the runs that were in flight.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from .measures import run_task
+
+SINGLE = "single"
+
+
+def run_file(out: Path, task) -> Path:
+    return out / "runs" / task.variant / f"{task.stem}.json"
+
+
+def write_atomic(path: Path, text: str):
+    """Write `text` to `path` so that a reader (or a crash) sees the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def finished(out: Path, task) -> dict | None:
+    """The task's run file, if it holds a finished run of these very inputs."""
+    f = run_file(out, task)
+    try:
+        res = json.loads(f.read_text())
+    except (OSError, ValueError):
+        return None
+    return res if res.get("key") == task.key else None
+
+
+def execute(tasks: list, out: Path, scheduler: str | None = None, workers: int | None = None,
+            progress: bool = True, label: str = "runs") -> list[dict]:
+    """Run the tasks not finished yet; return every task's result, in the order of `tasks`."""
+    from tqdm import tqdm
+
+    for stale in (out / "runs").glob("*/.*.tmp"):  # left by a run killed while writing its file
+        stale.unlink(missing_ok=True)
+    results = {i: finished(out, t) for i, t in enumerate(tasks)}
+    todo = [i for i, r in results.items() if r is None]
+    if progress and len(todo) < len(tasks):
+        print(f"{len(tasks) - len(todo)} of {len(tasks)} {label} already finished in {out}/runs: not run again",
+              file=sys.stderr)
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=label, unit="run",
+               disable=not progress, file=sys.stderr, smoothing=0.1)
+
+    def done(i, res):
+        write_atomic(run_file(out, tasks[i]), json.dumps(res, allow_nan=True))
+        results[i] = res
+        bar.update(1)
+
+    try:
+        if not todo:
+            pass
+        elif scheduler == SINGLE:
+            for i in todo:
+                done(i, run_task(tasks[i]))
+        else:
+            _on_dask(tasks, todo, scheduler, workers, done)
+    finally:
+        bar.close()
+    return [results[i] for i in range(len(tasks))]
+
+
+def _on_dask(tasks, todo, scheduler, workers, done):
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler is None:
+        n = workers or os.cpu_count() or 1
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
+    try:
+        with Client(cluster if cluster is not None else scheduler) as client:
+            futures = {client.submit(run_task, tasks[i], pure=False, key=f"run-{tasks[i].variant}-{tasks[i].stem}-{tasks[i].key}"): i
+                       for i in todo}
+            for fut in as_completed(futures):
+                done(futures[fut], fut.result())
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def tidy(results: list[dict], outputs: list[str]) -> pd.DataFrame:
+    """runs.csv: one row per run and output."""
+    rows = [(r["variant"], r["replicate"], r["draw"], r["seed"], o, r["outputs"][o]) for r in results for o in outputs]
+    return pd.DataFrame(rows, columns=["variant", "replicate", "draw", "seed", "output", "value"])
+
+
+def series(results: list[dict]) -> pd.DataFrame:
+    """The weekly series of every run, long: variant, replicate, draw, date, metric, value."""
+    frames = []
+    for r in results:
+        s = r["series"]
+        df = pd.DataFrame({k: v for k, v in s.items()}).melt(id_vars="date", var_name="metric")
+        df.insert(0, "draw", r["draw"])
+        df.insert(0, "replicate", r["replicate"])
+        df.insert(0, "variant", r["variant"])
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
