@@ -193,8 +193,13 @@ def test_measures_agree_with_the_time_series():
 
 
 def test_local_cluster_and_single_process_agree(single, tmp_path):
+    """An explicit 2-worker LocalCluster, reached by its address as --scheduler reaches a cluster."""
+    from distributed import LocalCluster
+
     f, res = single
-    dask = run_experiment(f, out=tmp_path / "dask", workers=2, progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        dask = run_experiment(f, out=tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
+    assert dask["manifest"]["scheduler"].startswith("tcp://")
     pd.testing.assert_frame_equal(res["runs"], dask["runs"])
     for p in (res["out"] / "runs").rglob("*.json"):
         q = tmp_path / "dask" / p.relative_to(res["out"])
