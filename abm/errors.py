@@ -9,3 +9,10 @@ class InputError(Exception):
         self.field = field
         self.message = message
         super().__init__(f"{self.file}: {field}: {message}")
+
+
+def reject_unknown(file, prefix: str, table: dict, known, what: str = "field"):
+    """An InputError naming the first key of `table` that is not in `known` (`prefix` + key is the field)."""
+    for k in table:
+        if k not in known:
+            raise InputError(file, f"{prefix}{k}", f"unknown {what} (known: {', '.join(known)})")

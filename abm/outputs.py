@@ -121,6 +121,26 @@ def write_run(model, out: Path, wall_s: float, figures: bool = True):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def write_text_atomic(path, text: str):
+    """Write a file so that a reader (or a crash) sees the old file or the new one, never half of it:
+    a temporary file beside it (".<name>.*.tmp"), flushed to disk, then renamed over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's permissions
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def _swap_in(tmp: Path, out: Path):
     """Replace `out` by `tmp`, keeping the old folder until the new one is in place."""
     if out.exists():

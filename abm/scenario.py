@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import params as P
-from .errors import InputError
+from .errors import InputError, reject_unknown
 from .pack import Pack, deep_merge, load_pack, read_toml, resolve_pack_dir
 from .policy import Policy, check_policies, parse_date
 
@@ -177,15 +177,12 @@ def _load(path: Path, overrides, scale, seed, data: dict | None = None) -> Scena
         data.setdefault("run", {})["seed"] = seed
     # errors in values that came from --set still name the scenario file and the field
     file = path
-    for k in data:
-        if k not in SECTIONS:
-            raise InputError(file, k, f"unknown section (known: {', '.join(s for s in SECTIONS if s not in ('extends', 'replace_policies', 'description'))})")
+    reject_unknown(file, "", {k: v for k, v in data.items() if k not in ("extends", "replace_policies", "description")},
+                   [s for s in SECTIONS if s not in ("extends", "replace_policies", "description")], "section")
     run = data.get("run")
     if not isinstance(run, dict):
         raise InputError(file, "run", "missing [run] table")
-    for k in run:
-        if k not in RUN_FIELDS:
-            raise InputError(file, f"run.{k}", f"unknown field (known: {', '.join(RUN_FIELDS)})")
+    reject_unknown(file, "run.", run, list(RUN_FIELDS))
     for k in ("pack", "start", "end"):
         if k not in run:
             raise InputError(file, f"run.{k}", "missing")

@@ -31,7 +31,7 @@ from abm import information, kernels
 from abm.model import SafeMobilityModel
 from abm.scenario import load_scenario
 
-from .suite import atomic_write_text
+from abm.outputs import write_text_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "experiments" / "baseline.toml"
@@ -125,7 +125,7 @@ def main(argv=None):
            "floor_s": costs["build_s"] + floor_read, "budget_s": args.budget}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, json.dumps(res, indent=2) + "\n")
+    write_text_atomic(out, json.dumps(res, indent=2) + "\n")
     print(f"catch-up cohort: {counted['ties_per_agent_week']:.3f} ties read per agent-week "
           f"(baseline at scale {counted['scale']}, {counted['agents']:,} agents, mean degree {counted['mean_degree']:.2f})")
     print(f"at scale {costs['scale']}: {costs['agents']:,} agents x {costs['weeks']} weeks; construction {costs['build_s']:.1f} s")

@@ -69,29 +69,6 @@ def fit_exponent(x, y) -> float:
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
-def atomic_write_text(path: Path, text: str):
-    """Write a file by writing a temporary file beside it and renaming it into place.
-
-    (abm.outputs swaps in whole run folders; bench files share a folder with nothing else of its kind,
-    so each file is replaced on its own, in the same way.)
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give it a normal file's permissions
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _clean(x):
     """JSON-safe: numpy scalars to Python, non-finite floats to null."""
     if isinstance(x, dict):
@@ -516,5 +493,7 @@ def render_markdown(res) -> str:
 
 
 def write_outputs(res: dict, out: Path):
-    atomic_write_text(out / "bench.json", json.dumps(_clean(res), indent=2))
-    atomic_write_text(out / "report.md", render_markdown(res))
+    from abm.outputs import write_text_atomic  # imported here: keeps the parent light while children run
+
+    write_text_atomic(out / "bench.json", json.dumps(_clean(res), indent=2))
+    write_text_atomic(out / "report.md", render_markdown(res))

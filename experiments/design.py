@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from abm.errors import InputError
+from abm.errors import InputError, reject_unknown
 from abm.pack import deep_merge, load_pack, read_toml, resolve_pack_dir
 from abm.policy import parse_date
 from abm.scenario import Scenario, read_scenario_data, scenario_from_data
@@ -155,15 +155,11 @@ def load_experiment(path, replicates: int | None = None, draws: int | None = Non
     if not path.exists():
         raise InputError(path, "file", "no such experiment file")
     raw = read_toml(path)
-    for k in raw:
-        if k not in ("experiment", "baseline", "variant"):
-            raise InputError(path, k, "unknown table (known: experiment, baseline, variant)")
+    reject_unknown(path, "", raw, ["experiment", "baseline", "variant"], "table")
     head = raw.get("experiment")
     if not isinstance(head, dict):
         raise InputError(path, "experiment", "missing [experiment] table")
-    for k in head:
-        if k not in EXPERIMENT_FIELDS:
-            raise InputError(path, f"experiment.{k}", f"unknown field (known: {', '.join(sorted(EXPERIMENT_FIELDS))})")
+    reject_unknown(path, "experiment.", head, sorted(EXPERIMENT_FIELDS))
     name = head.get("name", path.stem)
     if not isinstance(name, str) or not NAME.match(name):
         raise InputError(path, "experiment.name", f"must be letters, digits, '_', '-' or '.', not {name!r}")
@@ -185,9 +181,7 @@ def load_experiment(path, replicates: int | None = None, draws: int | None = Non
         raise InputError(path, "baseline.scenario", "missing: the scenario file the variants change")
     if not isinstance(base["scenario"], str) or not (path.parent / base["scenario"]).exists():
         raise InputError(path, "baseline.scenario", f"no scenario file {base['scenario']!r} beside the experiment file")
-    for k in base:
-        if k not in BASELINE_FIELDS:
-            raise InputError(path, f"baseline.{k}", f"unknown field (known: {', '.join(sorted(BASELINE_FIELDS))})")
+    reject_unknown(path, "baseline.", base, sorted(BASELINE_FIELDS))
     exp = Experiment(path=path, name=name, description=str(head.get("description", "")), replicates=reps,
                      draws=ndraws, seed=seed, scale=0.0, window=(dt.date.min, dt.date.max), outputs=outputs,
                      baseline_data={}, variants=[], raw=raw)
@@ -250,9 +244,7 @@ def _variants(exp: Experiment, entries) -> list[Variant]:
             raise InputError(path, f"{where}.name", f"a name of letters, digits, '_', '-', '.' (not 'baseline'), not {name!r}")
         if name in {v.name for v in out}:
             raise InputError(path, f"{where}.name", f"two variants are called {name!r}")
-        for k in e:
-            if k not in VARIANT_FIELDS:
-                raise InputError(path, f"{where}.{k}", f"unknown field (known: {', '.join(sorted(VARIANT_FIELDS))})")
+        reject_unknown(path, f"{where}.", e, sorted(VARIANT_FIELDS))
         if "run" in e:
             raise InputError(path, f"{where}.run", "variants share the baseline's run (dates, scale, seed): set it in [baseline.run]")
         for c in e.get("combine", []) if isinstance(e.get("combine", []), list) else [None]:
@@ -296,9 +288,7 @@ def _drop(path, where, policies: list, filters) -> list:
         w = f"{where}[{i}]"
         if not isinstance(f, dict) or "kind" not in f:
             raise InputError(path, w, "a filter is a table with at least `kind`")
-        for k in f:
-            if k not in DROP_FIELDS:
-                raise InputError(path, f"{w}.{k}", f"unknown filter field (known: {', '.join(sorted(DROP_FIELDS))})")
+        reject_unknown(path, f"{w}.", f, sorted(DROP_FIELDS), "filter field")
         lo = parse_date(f["from"], path, f"{w}.from") if "from" in f else dt.date.min
         hi = parse_date(f["until"], path, f"{w}.until") if "until" in f else dt.date.max
 

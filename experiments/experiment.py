@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 
 from abm import __version__
-from abm.outputs import git_commit
+from abm.outputs import git_commit, write_text_atomic
 
 from .design import load_experiment
 from .effects import effects
-from .runner import SINGLE, execute, series, tidy, write_atomic
+from .report import write_report
+from .runner import SINGLE, execute, series, tidy
 
 
 def run_experiment(path, out=None, replicates=None, draws=None, scale=None, scheduler=None, workers=None,
@@ -28,14 +29,12 @@ def run_experiment(path, out=None, replicates=None, draws=None, scale=None, sche
                       label=f"{exp.name} ({len(exp.names)} variants x {exp.replicates} replicates x {len(exp.draw_ids)} draws)")
     runs = tidy(results, exp.outputs)
     eff = effects(runs, exp.outputs)
-    write_atomic(out / "runs.csv", runs.to_csv(index=False, float_format="%.6g"))
-    write_atomic(out / "effects.csv", eff.to_csv(index=False, float_format="%.6g"))
+    write_text_atomic(out / "runs.csv", runs.to_csv(index=False, float_format="%.6g"))
+    write_text_atomic(out / "effects.csv", eff.to_csv(index=False, float_format="%.6g"))
     wall = time.perf_counter() - t0
     man = manifest(exp, tasks, results, out, wall, scheduler, workers)
-    from .report import write_report
-
     write_report(exp, runs, eff, series(results), man, out)
-    write_atomic(out / "manifest.json", json.dumps(man, indent=2, default=str))
+    write_text_atomic(out / "manifest.json", json.dumps(man, indent=2, default=str))
     return {"out": out, "runs": runs, "effects": eff, "manifest": man}
 
 

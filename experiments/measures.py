@@ -92,5 +92,5 @@ def _one_thread_in_workers():
         get_worker()
     except (ImportError, ValueError):
         return
-    import numba
-    numba.set_num_threads(1)
+    from abm.kernels import one_thread
+    one_thread()

@@ -14,10 +14,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from abm.outputs import write_text_atomic  # noqa: E402
+
 from .design import BASELINE  # noqa: E402
 from .effects import HI, LO, paired  # noqa: E402
 from .measures import OUTPUTS  # noqa: E402
-from .runner import write_atomic  # noqa: E402
 
 PI = ("pi", round(100 * (HI - LO)))
 
@@ -53,37 +54,34 @@ def fig_effects(diffs: pd.DataFrame, outputs: list[str]):
     return fig
 
 
-def fig_series(ser: pd.DataFrame, metric: str, window):
-    d = ser[ser.metric == metric].copy()
-    d["date"] = pd.to_datetime(d["date"])
+def _weekly(d: pd.DataFrame, window, title: str, zero: bool = False):
+    d = d.assign(date=pd.to_datetime(d["date"]))
     fig, ax = plt.subplots(figsize=(9, 3.8))
     sns.lineplot(data=d, x="date", y="value", hue="variant", estimator="median", errorbar=PI, ax=ax, lw=1.2)
+    if zero:
+        ax.axhline(0, color="grey", lw=0.8)
     for x in window:
         ax.axvline(pd.Timestamp(x), color="grey", ls=":", lw=0.8)
     ax.set_ylabel("people per week")
     ax.set_xlabel("")
-    ax.set_title(f"{metric.replace('_', ' ')}: median and 90% interval over runs (dotted: the window outputs count)")
+    ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def fig_series(ser: pd.DataFrame, metric: str, window):
+    return _weekly(ser[ser.metric == metric], window,
+                   f"{metric.replace('_', ' ')}: median and 90% interval over runs (dotted: the window outputs count)")
 
 
 def fig_series_difference(ser: pd.DataFrame, metric: str, window):
     """Weekly paired differences, variant minus baseline: zero until the variant's policy first bites."""
-    d = ser[ser.metric == metric]
-    wide = d.pivot_table(index=["replicate", "draw", "date"], columns="variant", values="value", aggfunc="first")
+    wide = ser[ser.metric == metric].pivot_table(index=["replicate", "draw", "date"], columns="variant",
+                                                 values="value", aggfunc="first")
     diff = wide.drop(columns=BASELINE).sub(wide[BASELINE], axis=0).reset_index().melt(
         id_vars=["replicate", "draw", "date"], var_name="variant", value_name="value")
-    diff["date"] = pd.to_datetime(diff["date"])
-    fig, ax = plt.subplots(figsize=(9, 3.8))
-    sns.lineplot(data=diff, x="date", y="value", hue="variant", estimator="median", errorbar=PI, ax=ax, lw=1.2)
-    ax.axhline(0, color="grey", lw=0.8)
-    for x in window:
-        ax.axvline(pd.Timestamp(x), color="grey", ls=":", lw=0.8)
-    ax.set_ylabel("people per week")
-    ax.set_xlabel("")
-    ax.set_title(f"{metric.replace('_', ' ')}, variant minus baseline in the same run: median and 90% interval")
-    fig.tight_layout()
-    return fig
+    return _weekly(diff, window, f"{metric.replace('_', ' ')}, variant minus baseline in the same run: median and "
+                                 "90% interval", zero=True)
 
 
 def fig_pairing(eff: pd.DataFrame):
@@ -114,18 +112,20 @@ def save(fig, path: Path) -> str:
 def fmt(x: float, unit: str, effect: bool = False) -> str:
     if x is None or (isinstance(x, float) and np.isnan(x)):
         return "n/a"
+    digits = 1 if unit == "share" else 0
+    x = round(100 * x if unit == "share" else x, digits) + 0.0  # + 0.0: "+0", not "-0", for a tiny negative
     if unit == "share":
-        return f"{100 * x:+.1f} pp" if effect else f"{100 * x:.1f}%"
-    if unit == "days":
-        return f"{x:+.0f}" if effect else f"{x:.0f}"
+        return f"{x:+.1f} pp" if effect else f"{x:.1f}%"
     return f"{x:+,.0f}" if effect else f"{x:,.0f}"
 
 
 def effects_table(eff: pd.DataFrame) -> pd.DataFrame:
     cell = lambda r: f"{fmt(r.effect_median, r.unit, True)} [{fmt(r.effect_lo, r.unit, True)}, {fmt(r.effect_hi, r.unit, True)}]"
     t = eff.assign(cell=eff.apply(cell, axis=1), col=eff.effect + " (" + eff.unit.str.replace("share", "pp") + ")")
-    return t.pivot(index="variant", columns="col", values="cell").reindex(columns=list(dict.fromkeys(t.col)),
-                                                                          index=list(dict.fromkeys(t.variant)))
+    t = t.pivot(index="variant", columns="col", values="cell").reindex(columns=list(dict.fromkeys(t.col)),
+                                                                       index=list(dict.fromkeys(t.variant)))
+    t.columns.name = None
+    return t
 
 
 def levels_table(eff: pd.DataFrame) -> pd.DataFrame:
@@ -166,7 +166,7 @@ def write_report(exp, runs: pd.DataFrame, eff: pd.DataFrame, ser: pd.DataFrame, 
         "pairing": save(fig_pairing(eff), figs / "pairing.png"),
     }
     text, tab = pairing_summary(eff)
-    write_atomic(out / "report.html", render(exp, eff, man, imgs, text, tab))
+    write_text_atomic(out / "report.html", render(exp, eff, man, imgs, text, tab))
 
 
 def render(exp, eff, man, imgs, pairing_text, pairing_tab) -> str:

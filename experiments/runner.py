@@ -14,10 +14,11 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
+
+from abm.outputs import write_text_atomic
 
 from .measures import run_task
 
@@ -26,22 +27,6 @@ SINGLE = "single"
 
 def run_file(out: Path, task) -> Path:
     return out / "runs" / task.variant / f"{task.stem}.json"
-
-
-def write_atomic(path: Path, text: str):
-    """Write `text` to `path` so that a reader (or a crash) sees the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def finished(out: Path, task) -> dict | None:
@@ -70,7 +55,7 @@ def execute(tasks: list, out: Path, scheduler: str | None = None, workers: int |
                disable=not progress, file=sys.stderr, smoothing=0.1)
 
     def done(i, res):
-        write_atomic(run_file(out, tasks[i]), json.dumps(res, allow_nan=True))
+        write_text_atomic(run_file(out, tasks[i]), json.dumps(res, allow_nan=True))
         results[i] = res
         bar.update(1)
 

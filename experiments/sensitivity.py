@@ -21,12 +21,12 @@ import pandas as pd
 
 from abm import __version__
 from abm.errors import InputError
-from abm.outputs import git_commit
+from abm.outputs import git_commit, write_text_atomic
 from abm.scenario import load_scenario
 
 from .design import Task
 from .measures import task_key
-from .runner import execute, write_atomic
+from .runner import execute
 
 BASELINE = Path(__file__).parent / "baseline.toml"
 HEADLINE = ("darien_crossings", "deaths", "smo_registrations", "smo_arrivals", "wait_mean_days", "gave_up_share")
@@ -114,9 +114,9 @@ def run_sensitivity(out: Path, methods=("morris", "sobol"), trajectories: int = 
         res = execute(tasks, out, scheduler=scheduler, workers=workers, progress=progress, label=f"{m} ({len(tasks)} runs)")
         Y = pd.DataFrame([r["outputs"] for r in res])
         table = pd.DataFrame(X, columns=prob["names"]).join(Y[list(HEADLINE)])
-        write_atomic(out / f"{m}_samples.csv", table.to_csv(index=False, float_format="%.6g"))
+        write_text_atomic(out / f"{m}_samples.csv", table.to_csv(index=False, float_format="%.6g"))
         idx = analyse(m, prob, X, Y)
-        write_atomic(out / f"{m}.csv", idx.to_csv(index=False, float_format="%.6g"))
+        write_text_atomic(out / f"{m}.csv", idx.to_csv(index=False, float_format="%.6g"))
         result[m] = {"indices": idx, "runs": len(tasks), "run_seconds": sum(r["wall_s"] for r in res)}
     figures(result, out)
     man = {"methods": list(methods), "trajectories": trajectories, "samples": samples_n, "scale": scale, "seed": seed,
@@ -127,7 +127,7 @@ def run_sensitivity(out: Path, methods=("morris", "sobol"), trajectories: int = 
            "run_seconds": {m: round(r["run_seconds"], 1) for m, r in result.items()},
            "wall_time_s": round(time.perf_counter() - t0, 1), "version": __version__, "git_commit": git_commit(),
            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    write_atomic(out / "manifest.json", json.dumps(man, indent=2))
+    write_text_atomic(out / "manifest.json", json.dumps(man, indent=2))
     return {"out": out, "manifest": man, **{m: r["indices"] for m, r in result.items()}}
 
 
