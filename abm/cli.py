@@ -22,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="output folder (default: results/<scenario name>)")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any scenario value, e.g. behaviour.tolerated_wait_weeks=20 or "
-                        "pack.offices.Colombia.weekly_quota=5000 (repeatable)")
+                        "pack.offices.<place>.weekly_quota=5000 (repeatable)")
     r.add_argument("--posterior-draw", type=int, metavar="K",
                    help="calibrated parameters from draw K of calibration/posterior.csv instead of its point estimate")
     r.add_argument("--no-posterior", action="store_true",

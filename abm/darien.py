@@ -1,13 +1,17 @@
 """The irregular route: preparing (saving, finding a smuggler, the approach to the first segment),
 then segments in turn (the Darien, Central America, Mexico) with their costs and hazards, to the US
-border (002 s2.2). Route options and segments are pack data (routes.toml).
+border (002 s2.2). Route options and segments are pack data (routes.toml). A segment may intercept
+travellers and return them to where they set out (`p_intercept`, e.g. a sea crossing), and a
+`route_close` policy shuts a route option, its people switching to the other options of their place.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from agents.states import State
+from agents.states import Intent, State
 
+#: states in which a person's route no longer changes (on the way, or the journey is over)
+MOVING_OR_DONE = (State.IN_TRANSIT, State.AT_BORDER, State.IN_US, State.RETURNED, State.DEAD)
 MAX_SAVING_WEEKS = 26  # beyond this a traveller borrows the rest (debts take 11-19 months to repay, 002 s2.2)
 
 
@@ -25,6 +29,10 @@ class Routes:
         self.p_injury = np.array([seg[s]["p_injury"] for s in self.segment_names])
         self.p_robbery = np.array([seg[s]["p_robbery"] for s in self.segment_names])
         self.is_darien = np.array([bool(seg[s].get("darien", False)) for s in self.segment_names])
+        #: chance of being intercepted on a segment (at sea) and returned to where one set out
+        self.p_intercept = np.array([seg[s].get("p_intercept", 0.0) for s in self.segment_names])
+        #: options open to new assignments (a `route_close` policy shuts one: its people switch, see on_close)
+        self.open = np.ones(len(self.option_names), dtype=bool)
         n_max = max(len(o["segments"]) for o in pack.options.values())
         self.path = np.full((len(self.option_names), n_max), -1, dtype=np.int16)
         for i, name in enumerate(self.option_names):
@@ -111,6 +119,10 @@ def step(m):
     p.set_state(dead, State.DEAD, w)
     m.event("deaths", dead)
     alive, seg = done[~died], seg[~died]
+    if r.p_intercept.any():
+        caught = S.uniform("route_intercept", w, alive) < r.p_intercept[seg]
+        intercepted(m, alive[caught])
+        alive, seg = alive[~caught], seg[~caught]
     p.injured[alive[S.uniform("route_injury", w, alive) < r.p_injury[seg]]] = True
     robbed = alive[S.uniform("route_robbery", w, alive) < r.p_robbery[seg]]
     p.resources[robbed] = 0.0
@@ -122,3 +134,41 @@ def step(m):
     m.event("border_arrivals_smuggled", arrive[p.smuggler[arrive]])
     on = alive[~last]
     _enter(m, on, nxt[~last])
+
+
+def intercepted(m, idx):
+    """Stopped at sea and returned to the place they set out from (their host place): some prepare to try
+    again (the border's p_reattempt, as after an expulsion), the rest settle there."""
+    p, w = m.people, m.week
+    m.event("intercepted", idx)
+    again = m.streams.uniform("intercept_again", w, idx) < m.border.cfg["p_reattempt"] * m.beh["reattempt_choice"]
+    retry, stay = idx[again], idx[~again]
+    p.prep_left[retry] = prep_weeks(m, retry)
+    p.set_state(retry, State.PREPARING, w)
+    p.intent[stay] = Intent.STAY
+    p.prep_left[stay] = 0
+    p.set_state(stay, State.INTEGRATING, w)
+
+
+# --- Policy handlers ---
+
+def on_route_close(m, pol):
+    """A route option shuts (e.g. a sea route sealed): people assigned to it who have not set out switch to
+    the other open options of their place, in the place's shares; where none is open they keep it."""
+    r, p = m.routes, m.people
+    r.open[r.option_names.index(pol.fields["option"])] = False
+    closed = np.flatnonzero(~r.open)
+    waiting = np.flatnonzero(np.isin(p.route, closed) & ~np.isin(p.state, MOVING_OR_DONE))
+    for place in np.unique(p.place[waiting]):
+        ids = waiting[p.place[waiting] == place]
+        shares = m.pack.place_routes[m.pack.places[place]]
+        names = [o for o in shares if r.open[r.option_names.index(o)] and shares[o] > 0]
+        if not names:
+            continue
+        cum = np.cumsum([shares[o] for o in names]) / sum(shares[o] for o in names)
+        pick = np.minimum(np.searchsorted(cum, m.streams.uniform("route_switch", m.week, ids), side="right"), len(names) - 1)
+        p.route[ids] = np.array([r.option_names.index(o) for o in names], dtype=p.route.dtype)[pick]
+        m.event("route_switched", ids)
+
+
+HANDLERS = {"route_close": on_route_close}

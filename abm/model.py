@@ -39,7 +39,7 @@ from .queues import Capacity
 
 FLOWS = ("darien_crossings", "smo_registrations", "smo_approvals", "smo_relocations", "parole_arrivals",
          "border_arrivals", "deaths", "smo_rejected", "gave_up_waiting", "expelled", "removed",
-         "border_arrivals_smuggled", "smo_applications", "gave_up_smo")
+         "border_arrivals_smuggled", "smo_applications", "gave_up_smo", "intercepted", "route_switched")
 STOCKS = {
     # parole: `considering_parole` are finding out whether it applies to them; `waiting_parole` have applied
     "aware_smo": None, "waiting_smo": State.WAITING_SMO, "considering_parole": None, "waiting_parole": None,
@@ -82,7 +82,7 @@ class SafeMobilityModel(mesa.Model):
             self.adj = build_network(self.people, scenario.network, self.rng)
         self._init_institutions()
         self.timeline = Timeline(scenario.policies, {**smo.HANDLERS, **parole.HANDLERS, **border.HANDLERS,
-                                                     **information.HANDLERS})
+                                                     **information.HANDLERS, **darien.HANDLERS})
         self.events: dict[str, list] = defaultdict(list)
         self.last_events: dict[str, np.ndarray] = {}
         self.admit_rate = np.full(len(pack.nationalities), np.nan)

@@ -37,6 +37,9 @@ SEGMENT_FIELDS = {
     "weeks": ("int", 1, 52), "cost_usd": ("num", 0, 1e5), "smuggler_fee_usd": ("num", 0, 1e5),
     "p_death": ("share", 0, 1), "p_injury": ("share", 0, 1), "p_robbery": ("share", 0, 1),
 }
+#: optional segment fields: interception (at sea) with return to the place of departure; the flag whose
+#: entries are counted as `darien_crossings` (the crossing a pack reports on: the Darien, or the sea)
+SEGMENT_OPTIONAL = {"p_intercept": ("share", 0, 1), "darien": ("bool",)}
 OFFICE_FIELDS = {
     "weekly_quota": ("num", 0, 1e7), "assess_per_week": ("num", 0, 1e7),
     "presence_cutoff": ("bool",), "regular_status_required": ("bool",),
@@ -95,13 +98,16 @@ def resolve_pack_dir(name_or_path: str, scenario_file: Path) -> Path:
     raise InputError(scenario_file, "run.pack", f"no region pack named or at {name_or_path!r}")
 
 
-def read_pack_dir(path: Path) -> dict:
+def read_pack_dir(path: Path, files: dict | None = None) -> dict:
+    """The pack's files merged into one table; `files` (if given) gets the file of each top-level table."""
     merged: dict = {}
     for f in sorted(path.glob("*.toml")):
         data = read_toml(f)
         for k in data:
             if k in merged:
                 raise InputError(f, k, "table defined in more than one file of the pack")
+            if files is not None:
+                files[k] = f
         merged.update(data)
     if not merged:
         raise InputError(path, "-", "pack folder holds no .toml files")
@@ -165,7 +171,7 @@ def _check_table(file, prefix: str, table: dict, spec: dict, required=True, sour
         _check_value((file, f"{prefix}.{k}"), k, v, spec[k])
     if required:
         for k in spec:
-            if k not in table and spec[k][0] != "bool":
+            if k not in table:
                 raise InputError(file, f"{prefix}.{k}", "missing")
     for k in table:
         if k != "sources" and k in spec and spec[k][0] != "bool" and k not in sources:
@@ -182,42 +188,49 @@ def _require_tables(file, key, table):
 
 def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = None) -> Pack:
     """Read, merge overrides into, and validate the pack at `path`. `origin` is the file to blame for overrides."""
-    raw = read_pack_dir(path)
+    files: dict = {}
+    raw = read_pack_dir(path, files)
     if overrides:
         raw = deep_merge(raw, overrides)
-    f = origin if overrides else path
+
+    def F(key):
+        """The file to name in an error about table `key`: the scenario if it overrides it, else the pack file."""
+        return origin if overrides and key in overrides and origin is not None else files.get(key, path)
+
     for key in ("places", "nationalities", "group", "segments", "options", "offices", "resettlement", "parole", "border"):
         if key not in raw:
             raise InputError(path, key, "missing from the pack")
 
     for key in ("places", "nationalities", "segments", "options", "offices"):
-        _require_tables(f, key, raw[key])
+        _require_tables(F(key), key, raw[key])
     for key in ("resettlement", "parole", "border"):
         if not isinstance(raw[key], dict):
-            raise InputError(f, key, "must be a table")
+            raise InputError(F(key), key, "must be a table")
     if not isinstance(raw["group"], list) or not all(isinstance(g, dict) for g in raw["group"]):
-        raise InputError(f, "group", "must be an array of tables ([[group]])")
+        raise InputError(F("group"), "group", "must be an array of tables ([[group]])")
     for n, t in raw["nationalities"].items():
-        if not isinstance(t.get("home", ""), str):
-            raise InputError(f, f"nationalities.{n}.home", "must be a place name")
+        # a home need not be a place of the pack (Haitians in the Americas pack live only abroad)
+        if not isinstance(t.get("home"), str):
+            raise InputError(F("nationalities"), f"nationalities.{n}.home", "missing: the name of the nationality's home country")
     nationalities = list(raw["nationalities"].keys())
     places = list(raw["places"].keys())
 
     segments = {}
     for name, seg in raw["segments"].items():
-        _check_table(f, f"segments.{name}", seg, SEGMENT_FIELDS)
+        _check_table(F("segments"), f"segments.{name}", seg, SEGMENT_FIELDS)
+        _check_table(F("segments"), f"segments.{name}", seg, SEGMENT_OPTIONAL, required=False)
         segments[name] = seg
     options = {}
     for name, opt in raw["options"].items():
         if not isinstance(opt.get("segments"), list) or not opt["segments"]:
-            raise InputError(f, f"options.{name}.segments", "a route option needs a list of at least one segment")
+            raise InputError(F("options"), f"options.{name}.segments", "a route option needs a list of at least one segment")
         for s in opt["segments"]:
             if s not in segments:
-                raise InputError(f, f"options.{name}.segments", f"unknown segment {s!r}")
-        _check_table(f, f"options.{name}", opt, {"approach_weeks": ("int", 0, 52)})
+                raise InputError(F("options"), f"options.{name}.segments", f"unknown segment {s!r}")
+        _check_table(F("options"), f"options.{name}", opt, {"approach_weeks": ("int", 0, 52)})
         options[name] = opt
 
-    def check_routes(where, routes):
+    def check_routes(f, where, routes):
         if not isinstance(routes, dict) or not routes:
             raise InputError(f, where, "must be a table of route option = share")
         for r, share in routes.items():
@@ -229,13 +242,14 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
 
     place_routes = {}
     for name, pl in raw["places"].items():
-        check_routes(f"places.{name}.routes", pl.get("routes"))
+        check_routes(F("places"), f"places.{name}.routes", pl.get("routes"))
         place_routes[name] = pl["routes"]
 
     defaults = raw.get("defaults", {})
     dsources = defaults.get("sources", {})
     groups = []
     seen = set()
+    f = F("defaults") if overrides and "defaults" in overrides and origin is not None else F("group")
     for i, g in enumerate(raw["group"]):
         where = f"group[{i}]"
         nat, place = g.get("nationality"), g.get("place")
@@ -253,7 +267,7 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
         if full["regular"] + full["regularising"] > 1 + 1e-9:
             raise InputError(f, f"{where}.regularising", "regular + regularising shares exceed 1")
         if "routes" in g:
-            check_routes(f"{where}.routes", g["routes"])
+            check_routes(f, f"{where}.routes", g["routes"])
         else:
             full["routes"] = place_routes[place]
         full["at_home"] = raw["nationalities"][nat].get("home") == place
@@ -262,20 +276,20 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
     offices = {}
     for name, off in raw["offices"].items():
         if name not in places:
-            raise InputError(f, f"offices.{name}", f"an office must be in a place of the pack, not {name!r}")
+            raise InputError(F("offices"), f"offices.{name}", f"an office must be in a place of the pack, not {name!r}")
         off = {"walk_in": False, "documents_required": False, **off}
-        _check_table(f, f"offices.{name}", off, OFFICE_FIELDS)
+        _check_table(F("offices"), f"offices.{name}", off, OFFICE_FIELDS)
         offices[name] = off
-    _check_table(f, "resettlement", raw["resettlement"], RESETTLEMENT_FIELDS)
+    _check_table(F("resettlement"), "resettlement", raw["resettlement"], RESETTLEMENT_FIELDS)
     ceil = raw["resettlement"].get("fiscal_year_ceilings", {})
     if not isinstance(ceil, dict) or not ceil:
-        raise InputError(f, "resettlement.fiscal_year_ceilings", "must be a table of fiscal year = ceiling")
+        raise InputError(F("resettlement"), "resettlement.fiscal_year_ceilings", "must be a table of fiscal year = ceiling")
     for fy, v in ceil.items():
         if not str(fy).isdigit():
-            raise InputError(f, "resettlement.fiscal_year_ceilings", f"{fy!r} is not a year")
-        _check_value((f, f"resettlement.fiscal_year_ceilings.{fy}"), fy, v, ("num", 0, 1e7))
-    _check_table(f, "parole", raw["parole"], PAROLE_FIELDS)
-    _check_table(f, "border", raw["border"], BORDER_FIELDS)
+            raise InputError(F("resettlement"), "resettlement.fiscal_year_ceilings", f"{fy!r} is not a year")
+        _check_value((F("resettlement"), f"resettlement.fiscal_year_ceilings.{fy}"), fy, v, ("num", 0, 1e7))
+    _check_table(F("parole"), "parole", raw["parole"], PAROLE_FIELDS)
+    _check_table(F("border"), "border", raw["border"], BORDER_FIELDS)
 
     return Pack(path=path, raw=raw, nationalities=nationalities, places=places, groups=groups,
                 segments=segments, options=options, offices=offices, resettlement=raw["resettlement"],

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from .errors import InputError
 from .pack import OFFICE_FIELDS, RESETTLEMENT_FIELDS, Pack, _check_value
 
-# kind -> {field: spec}; spec kinds: "office", "nationalities", "topic", or a numeric/bool spec as in pack.py
+# kind -> {field: spec}; spec kinds: "office", "option", "nationalities", "topic", or a numeric/bool spec as in pack.py
 KINDS: dict[str, dict[str, tuple]] = {
     "smo_open": {"office": ("office",), "nationalities": ("nationalities",)},
     "smo_nationalities": {"office": ("office",), "add": ("nationalities", "optional"), "remove": ("nationalities", "optional")},
@@ -27,6 +27,7 @@ KINDS: dict[str, dict[str, tuple]] = {
     "title42_end": {},
     "asylum_rule": {"threshold_daily": ("num", 0, 1e6), "reopen_daily": ("num", 0, 1e6)},
     "resettlement_set": {k: (*v, "optional") for k, v in RESETTLEMENT_FIELDS.items()},
+    "route_close": {"option": ("option",)},
 }
 TOPICS = ("smo", "parole", "expulsion")
 
@@ -76,7 +77,10 @@ def check_policies(entries: list, pack: Pack, file) -> list[Policy]:
             if k not in spec:
                 raise InputError(file, f"{where}.{k}", f"not a field of a {kind} policy (fields: {', '.join(spec) or 'none'})")
             s = spec[k]
-            if s[0] == "office":
+            if s[0] == "option":
+                if not isinstance(v, str) or v not in pack.options:
+                    raise InputError(file, f"{where}.{k}", f"unknown route option {v!r} (known: {', '.join(pack.options)})")
+            elif s[0] == "office":
                 if not isinstance(v, str) or v not in pack.offices:
                     raise InputError(file, f"{where}.{k}", f"unknown office {v!r} (known: {', '.join(pack.offices)})")
             elif s[0] == "nationalities":

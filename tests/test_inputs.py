@@ -238,8 +238,27 @@ def test_bad_pack_folder_is_rejected_naming_the_pack_and_field(tmp_path, capsys)
 
     pack = _bad_pack(tmp_path, edit)
     path = _write(tmp_path, TESTLAND_HEAD + f"[run]\npack = '{pack}'\n")
-    # errors in the pack's own files name the pack folder (there are no scenario overrides to blame)
-    assert_rejected(tmp_path, capsys, path, [], str(pack), "group[2].stock", "outside")
+    # errors in the pack's own files name the pack file that holds the table (no scenario override to blame)
+    assert_rejected(tmp_path, capsys, path, [], str(pack / "populations.toml"), "group[2].stock", "outside")
+
+
+@pytest.mark.parametrize("file,table,field,drop", [
+    ("institutions.toml", "[offices.Centra]", "offices.Centra.presence_cutoff", "presence_cutoff"),
+    ("institutions.toml", "[parole]", "parole.requires_sponsor", "requires_sponsor"),
+    ("routes.toml", "[segments.jungle]", "segments.jungle.weeks", "weeks"),
+])
+def test_pack_missing_a_field_names_the_file_and_field(tmp_path, capsys, file, table, field, drop):
+    def edit(pack):
+        f = pack / file
+        text = f.read_text()
+        at = text.index(table)
+        line_start = text.index(f"\n{drop} =", at) + 1
+        line_end = text.index("\n", line_start)
+        f.write_text(text[:line_start] + text[line_end + 1:])
+
+    pack = _bad_pack(tmp_path, edit)
+    path = _write(tmp_path, TESTLAND_HEAD + f"[run]\npack = '{pack}'\n")
+    assert_rejected(tmp_path, capsys, path, [], str(pack / file), field, "missing")
 
 
 def test_pack_folder_missing_a_table_is_rejected(tmp_path, capsys):
