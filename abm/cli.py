@@ -71,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1, help="the seed every run shares, and the sampler's (default 1)")
     s.add_argument("--out", default="results/sensitivity", help="output folder (default results/sensitivity)")
     _dask_args(s)
+    v = sub.add_parser("validate", help="compare a scenario's runs with published figures it was not built from "
+                                        "(a checks file: the pack's meta validation_checks, or --checks)")
+    v.add_argument("scenario", help="scenario TOML file, e.g. experiments/europe_baseline.toml")
+    v.add_argument("--checks", help="checks TOML file (default: calibration/<the pack's meta validation_checks>)")
+    v.add_argument("--seeds", type=int, default=3, help="seeds 1..N (default 3)")
+    v.add_argument("--scale", type=float, help="agents per person (default: the scenario's)")
+    v.add_argument("--out", help="output folder (default results/validation/<scenario name>)")
+    v.add_argument("--quiet", action="store_true", help="no progress bar")
     return ap
 
 
@@ -112,6 +120,22 @@ def sensitivity_command(args) -> int:
     m = res["manifest"]
     print(f"{res['out']}: {', '.join(f'{k} {v} runs' for k, v in m['runs'].items())}, {m['wall_time_s']:.0f} s; "
           f"{', '.join(f'{k}.csv' for k in methods)}, figures/")
+    return 0
+
+
+def validate_command(args) -> int:
+    from calibration.validate import markdown, validate, write
+
+    if args.seeds < 1:
+        raise InputError("command line", "--seeds", "must be at least 1")
+    if args.scale is not None and not (0 < args.scale <= 1):
+        raise InputError("command line", "--scale", f"agents per person must be in (0, 1], not {args.scale}")
+    t = validate(args.scenario, args.checks, seeds=range(1, args.seeds + 1), scale=args.scale, progress=not args.quiet)
+    out = Path(args.out) if args.out else Path("results") / "validation" / Path(args.scenario).stem
+    header = f"{args.scenario}: {args.seeds} seeds" + (f", scale {args.scale:g}" if args.scale else "")
+    write(t, out, header)
+    print(markdown(t, header))
+    print(f"{out}/validation.csv, validation.md")
     return 0
 
 
@@ -200,6 +224,8 @@ def main(argv=None) -> int:
             return experiment_command(args)
         if args.command == "sensitivity":
             return sensitivity_command(args)
+        if args.command == "validate":
+            return validate_command(args)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

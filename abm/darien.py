@@ -2,7 +2,8 @@
 then segments in turn (the Darien, Central America, Mexico) with their costs and hazards, to the US
 border (002 s2.2). Route options and segments are pack data (routes.toml). A segment may intercept
 travellers and return them to where they set out (`p_intercept`, e.g. a sea crossing), and a
-`route_close` policy shuts a route option, its people switching to the other options of their place.
+`route_close` policy shuts a route option, its people switching to the other options of their place;
+a `segment_set` policy changes a segment's hazards or prices from its date.
 """
 from __future__ import annotations
 
@@ -40,15 +41,19 @@ class Routes:
             self.path[i, :len(ids)] = ids
         self.length = (self.path >= 0).sum(axis=1)
         self.approach = np.array([pack.options[o]["approach_weeks"] for o in self.option_names], dtype=np.int16)
-        self.min_cost = np.array([self.cost[self.path[i, :self.length[i]]].sum() for i in range(len(self.option_names))],
-                                 dtype=np.float32)
-        #: own-travel cost of the segments after each position on each route
-        self.cost_after = np.zeros(self.path.shape, dtype=np.float32)
-        for i in range(len(self.option_names)):
-            c = self.cost[self.path[i, :self.length[i]]]
-            self.cost_after[i, :self.length[i]] = np.concatenate([np.cumsum(c[::-1])[::-1][1:], [0.0]])
+        self.costs_changed()
         #: the segment an expelled person re-attempts from (the last one, e.g. Mexico)
         self.last = self.path[np.arange(len(self.option_names)), self.length - 1]
+
+    def costs_changed(self):
+        """Route totals that follow from segment costs (again after a `segment_set` policy)."""
+        n = len(self.option_names)
+        self.min_cost = np.array([self.cost[self.path[i, :self.length[i]]].sum() for i in range(n)], dtype=np.float32)
+        #: own-travel cost of the segments after each position on each route
+        self.cost_after = np.zeros(self.path.shape, dtype=np.float32)
+        for i in range(n):
+            c = self.cost[self.path[i, :self.length[i]]]
+            self.cost_after[i, :self.length[i]] = np.concatenate([np.cumsum(c[::-1])[::-1][1:], [0.0]])
 
 
 def prep_weeks(m, idx) -> np.ndarray:
@@ -171,4 +176,19 @@ def on_route_close(m, pol):
         m.event("route_switched", ids)
 
 
-HANDLERS = {"route_close": on_route_close}
+#: segment fields a `segment_set` policy may change, and the Routes array each one lives in
+SETTABLE = {"p_death": "p_death", "p_intercept": "p_intercept", "p_injury": "p_injury", "p_robbery": "p_robbery",
+            "cost_usd": "cost", "smuggler_fee_usd": "fee"}
+
+
+def on_segment_set(m, pol):
+    """A segment's hazards or prices change from a date (e.g. interception stepped up, a route made deadlier)."""
+    r = m.routes
+    i = r.segment_names.index(pol.fields["segment"])
+    for k, attr in SETTABLE.items():
+        if k in pol.fields:
+            getattr(r, attr)[i] = pol.fields[k]
+    r.costs_changed()
+
+
+HANDLERS = {"route_close": on_route_close, "segment_set": on_segment_set}

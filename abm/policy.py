@@ -10,9 +10,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from .errors import InputError
-from .pack import OFFICE_FIELDS, RESETTLEMENT_FIELDS, Pack, _check_value
+from .pack import OFFICE_FIELDS, RESETTLEMENT_FIELDS, SEGMENT_FIELDS, SEGMENT_OPTIONAL, Pack, _check_value
 
-# kind -> {field: spec}; spec kinds: "office", "option", "nationalities", "topic", or a numeric/bool spec as in pack.py
+# kind -> {field: spec}; spec kinds: "office", "option", "segment", "nationalities", "topic", or a numeric/bool spec as in pack.py
 KINDS: dict[str, dict[str, tuple]] = {
     "smo_open": {"office": ("office",), "nationalities": ("nationalities",)},
     "smo_nationalities": {"office": ("office",), "add": ("nationalities", "optional"), "remove": ("nationalities", "optional")},
@@ -28,6 +28,9 @@ KINDS: dict[str, dict[str, tuple]] = {
     "asylum_rule": {"threshold_daily": ("num", 0, 1e6), "reopen_daily": ("num", 0, 1e6)},
     "resettlement_set": {k: (*v, "optional") for k, v in RESETTLEMENT_FIELDS.items()},
     "route_close": {"option": ("option",)},
+    "segment_set": {"segment": ("segment",),
+                    **{k: (*v, "optional") for k, v in {**SEGMENT_FIELDS, **SEGMENT_OPTIONAL}.items()
+                       if k in ("p_death", "p_intercept", "p_injury", "p_robbery", "cost_usd", "smuggler_fee_usd")}},
 }
 TOPICS = ("smo", "parole", "expulsion")
 
@@ -77,7 +80,10 @@ def check_policies(entries: list, pack: Pack, file) -> list[Policy]:
             if k not in spec:
                 raise InputError(file, f"{where}.{k}", f"not a field of a {kind} policy (fields: {', '.join(spec) or 'none'})")
             s = spec[k]
-            if s[0] == "option":
+            if s[0] == "segment":
+                if not isinstance(v, str) or v not in pack.segments:
+                    raise InputError(file, f"{where}.{k}", f"unknown segment {v!r} (known: {', '.join(pack.segments)})")
+            elif s[0] == "option":
                 if not isinstance(v, str) or v not in pack.options:
                     raise InputError(file, f"{where}.{k}", f"unknown route option {v!r} (known: {', '.join(pack.options)})")
             elif s[0] == "office":

@@ -95,3 +95,15 @@ def test_closing_an_unknown_route_is_an_input_error(tmp_path, capsys):
     assert main(["run", str(path), "--out", str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "option" in err and "'tunnel'" in err and str(path) in err
+
+
+def test_segment_set_changes_hazards_from_its_date(tmp_path):
+    """Interception switched on in September 2030 on the jungle: none before, all of it after."""
+    pol = '[[policy]]\ndate = "2030-09-02"\nkind = "segment_set"\nsegment = "jungle"\np_intercept = 1.0\nsource = "test"\n'
+    _, ts = _run([], tmp_path, pol)
+    caught = ts[ts.metric == "intercepted"]
+    assert caught.loc[caught.date < "2030-08-27", "value"].sum() == 0
+    assert caught.loc[caught.date >= "2030-09-02", "value"].sum() > 0
+    late = (ts.metric == "border_arrivals") & ts.host.isin(["Aria"]) & (ts.date >= "2030-11-15")  # past plains and frontier
+    assert ts.loc[late, "value"].sum() == 0
+    assert ts.loc[(ts.metric == "border_arrivals") & ts.host.isin(["Aria"]) & (ts.date < "2030-08-01"), "value"].sum() > 0
