@@ -78,7 +78,8 @@ def _on_dask(tasks, todo, scheduler, workers, done):
     cluster = None
     if scheduler is None:
         n = workers or os.cpu_count() or 1
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+        # the dashboard on any free port: two experiments may run at once
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                                silence_logs=logging.ERROR)
     try:
         with Client(cluster if cluster is not None else scheduler) as client:

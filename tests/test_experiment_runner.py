@@ -197,7 +197,7 @@ def test_local_cluster_and_single_process_agree(single, tmp_path):
     from distributed import LocalCluster
 
     f, res = single
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         dask = run_experiment(f, out=tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
     assert dask["manifest"]["scheduler"].startswith("tcp://")
     pd.testing.assert_frame_equal(res["runs"], dask["runs"])
