@@ -61,9 +61,16 @@ def git_commit() -> str:
         return "unknown"
 
 
+#: pack meta keys that only label or point to checks: they do not change a run, so not its identity
+NOT_INPUTS = ("crossings", "validation_checks")
+
+
 def inputs_hash(scenario) -> str:
     """Identifies a run's inputs: a folder with a manifest of the same hash is already done."""
-    blob = json.dumps({"resolved": scenario.resolved(), "version": __version__}, sort_keys=True, default=str)
+    resolved = scenario.resolved()
+    meta = resolved["pack"].get("meta", {})
+    resolved["pack"]["meta"] = {k: v for k, v in meta.items() if k not in NOT_INPUTS}
+    blob = json.dumps({"resolved": resolved, "version": __version__}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -37,7 +37,7 @@ from abm.pack import deep_merge, load_pack, read_toml, resolve_pack_dir
 from abm.policy import parse_date
 from abm.scenario import Scenario, read_scenario_data, scenario_from_data
 
-from .measures import OUTPUTS
+from .measures import OUTPUTS, crossings_of
 
 EXPERIMENT_FIELDS = {"name", "description", "replicates", "draws", "seed", "scale", "window", "outputs"}
 CHANGE_FIELDS = {"behaviour", "information", "network", "pack", "policy", "drop_policy", "multiply", "combine"}
@@ -66,6 +66,7 @@ class Task:
     scenario: Scenario
     window: tuple[dt.date, dt.date]
     key: str = ""            # identifies the inputs: a finished run file with this key is not run again
+    outputs: tuple = ()      # the outputs a finished run file must hold
 
     @property
     def stem(self) -> str:
@@ -86,6 +87,7 @@ class Experiment:
     baseline_data: dict      # scenario table of the experiment's baseline, changes applied
     variants: list[Variant]  # not counting the baseline
     raw: dict = field(default_factory=dict)
+    crossings: str = "Crossings"  # the pack's name for its counted crossing (meta `crossings`)
 
     @property
     def names(self) -> list[str]:
@@ -134,7 +136,7 @@ class Experiment:
                 for v in self.names:
                     sc = copy.copy(scenarios[v])
                     sc.seed = seed
-                    t = Task(v, rep, draw, seed, sc, self.window)
+                    t = Task(v, rep, draw, seed, sc, self.window, outputs=tuple(self.outputs))
                     t.key = task_key(t, self.outputs)
                     out.append(t)
         return out
@@ -197,6 +199,7 @@ def load_experiment(path, replicates: int | None = None, draws: int | None = Non
     exp.scale = _scale(path, head, data, scale)
     exp.variants = _variants(exp, raw.get("variant", []))
     sc = exp.scenario(BASELINE, -1)
+    exp.crossings = crossings_of(sc.pack)
     exp.window = _window(path, head.get("window"), sc)
     if ndraws > 0 and not sc.calibration.get("posterior"):
         raise InputError(path, "experiment.draws", "the baseline uses no posterior (its pack has none, or "

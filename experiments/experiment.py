@@ -28,7 +28,7 @@ def run_experiment(path, out=None, replicates=None, draws=None, scale=None, sche
     results = execute(tasks, out, scheduler=scheduler, workers=workers, progress=progress,
                       label=f"{exp.name} ({len(exp.names)} variants x {exp.replicates} replicates x {len(exp.draw_ids)} draws)")
     runs = tidy(results, exp.outputs)
-    eff = effects(runs, exp.outputs)
+    eff = effects(runs, exp.outputs, exp.crossings)
     write_text_atomic(out / "runs.csv", runs.to_csv(index=False, float_format="%.6g"))
     write_text_atomic(out / "effects.csv", eff.to_csv(index=False, float_format="%.6g"))
     wall = time.perf_counter() - t0

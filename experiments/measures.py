@@ -14,15 +14,31 @@ import numpy as np
 #: name: (label, unit, effect label, effect sign). The effect of a variant is sign * (variant - baseline):
 #: crossings and deaths are reported as averted (baseline minus variant), the rest as changes.
 OUTPUTS: dict[str, tuple[str, str, str, int]] = {
-    "darien_crossings": ("Darien crossings", "people", "Darien crossings averted", -1),
+    "darien_crossings": ("{crossings}", "people", "{crossings} averted", -1),
     "deaths": ("Deaths on the route", "people", "deaths averted", -1),
     "smo_arrivals": ("SMO arrivals in the US (relocations)", "people", "extra SMO arrivals", 1),
     "smo_registrations": ("SMO registrations", "people", "extra SMO registrations", 1),
     "parole_arrivals": ("Parole arrivals", "people", "extra parole arrivals", 1),
+    "border_arrivals": ("Arrivals at the destination's border", "people", "extra border arrivals", 1),
+    "intercepted": ("Intercepted on the route and returned", "people", "extra interceptions", 1),
     "wait_mean_days": ("Mean wait, registration to approval", "days", "change in mean wait", 1),
     "wait_p90_days": ("90th-percentile wait, registration to approval", "days", "change in 90th-percentile wait", 1),
     "gave_up_share": ("Share of SMO applicants who gave up and moved", "share", "change in share who gave up", 1),
 }
+#: what the pack's counted crossing is called (pack meta `crossings`: "Darien crossings", "Sea departures")
+CROSSINGS = "Crossings"
+
+
+def describe(output: str, crossings: str = CROSSINGS) -> tuple[str, str, str, int]:
+    """(label, unit, effect label, sign) of an output, with the pack's name for its crossing."""
+    label, unit, effect, sign = OUTPUTS[output]
+    return label.format(crossings=crossings), unit, effect.format(crossings=crossings), sign
+
+
+def crossings_of(pack) -> str:
+    return str(pack.raw.get("meta", {}).get("crossings", CROSSINGS))
+
+
 #: weekly series kept per run (people per week) for the report's figures
 SERIES = ("darien_crossings", "smo_registrations", "smo_relocations", "deaths")
 MEASURES_VERSION = 1  # bump when an output's definition changes: finished runs are then run again
@@ -59,6 +75,8 @@ def measure(model, window) -> tuple[dict[str, float], dict[str, list]]:
         "smo_arrivals": s("smo_relocations"),
         "smo_registrations": s("smo_registrations"),
         "parole_arrivals": s("parole_arrivals"),
+        "border_arrivals": s("border_arrivals"),
+        "intercepted": s("intercepted"),
         "wait_mean_days": float(waits.mean()) if len(waits) else float("nan"),
         "wait_p90_days": float(np.quantile(waits, 0.9)) if len(waits) else float("nan"),
         "gave_up_share": s("gave_up_smo") / applications if applications > 0 else float("nan"),

@@ -18,22 +18,22 @@ from abm.outputs import write_text_atomic  # noqa: E402
 
 from .design import BASELINE  # noqa: E402
 from .effects import HI, LO, paired  # noqa: E402
-from .measures import OUTPUTS  # noqa: E402
+from .measures import describe  # noqa: E402
 
 PI = ("pi", round(100 * (HI - LO)))
 
 
-def paired_differences(runs: pd.DataFrame, outputs: list[str]) -> pd.DataFrame:
+def paired_differences(runs: pd.DataFrame, outputs: list[str], crossings: str) -> pd.DataFrame:
     rows = []
     for v in [v for v in dict.fromkeys(runs.variant) if v != BASELINE]:
         for o in outputs:
             b, x = paired(runs, v, o)
-            d = OUTPUTS[o][3] * (x - b)
-            rows += [{"variant": v, "output": o, "effect": OUTPUTS[o][2], "value": float(e)} for e in d]
+            _, _, effect, sign = describe(o, crossings)
+            rows += [{"variant": v, "output": o, "effect": effect, "value": float(e)} for e in sign * (x - b)]
     return pd.DataFrame(rows, columns=["variant", "output", "effect", "value"])
 
 
-def fig_effects(diffs: pd.DataFrame, outputs: list[str]):
+def fig_effects(diffs: pd.DataFrame, outputs: list[str], crossings: str):
     outs = [o for o in outputs if (diffs.output == o).any()]
     ncol = min(3, len(outs))
     nrow = int(np.ceil(len(outs) / ncol))
@@ -44,7 +44,8 @@ def fig_effects(diffs: pd.DataFrame, outputs: list[str]):
         sns.pointplot(data=d, x="value", y="variant", estimator="median", errorbar=PI, linestyle="none",
                       capsize=0.3, color="tab:blue", ax=ax)
         ax.axvline(0, color="grey", lw=0.8)
-        ax.set_title(f"{OUTPUTS[o][2]} ({OUTPUTS[o][1]})", fontsize=9)
+        _, unit, effect, _ = describe(o, crossings)
+        ax.set_title(f"{effect} ({unit})", fontsize=9)
         ax.set_xlabel("")
         ax.set_ylabel("")
     for ax in list(axes.flat)[len(outs):]:
@@ -69,19 +70,18 @@ def _weekly(d: pd.DataFrame, window, title: str, zero: bool = False):
     return fig
 
 
-def fig_series(ser: pd.DataFrame, metric: str, window):
+def fig_series(ser: pd.DataFrame, metric: str, window, label: str):
     return _weekly(ser[ser.metric == metric], window,
-                   f"{metric.replace('_', ' ')}: median and 90% interval over runs (dotted: the window outputs count)")
+                   f"{label}: median and 90% interval over runs (dotted: the window outputs count)")
 
 
-def fig_series_difference(ser: pd.DataFrame, metric: str, window):
+def fig_series_difference(ser: pd.DataFrame, metric: str, window, label: str):
     """Weekly paired differences, variant minus baseline: zero until the variant's policy first bites."""
     wide = ser[ser.metric == metric].pivot_table(index=["replicate", "draw", "date"], columns="variant",
                                                  values="value", aggfunc="first")
     diff = wide.drop(columns=BASELINE).sub(wide[BASELINE], axis=0).reset_index().melt(
         id_vars=["replicate", "draw", "date"], var_name="variant", value_name="value")
-    return _weekly(diff, window, f"{metric.replace('_', ' ')}, variant minus baseline in the same run: median and "
-                                 "90% interval", zero=True)
+    return _weekly(diff, window, f"{label}, variant minus baseline in the same run: median and 90% interval", zero=True)
 
 
 def fig_pairing(eff: pd.DataFrame):
@@ -128,7 +128,7 @@ def effects_table(eff: pd.DataFrame) -> pd.DataFrame:
     return t
 
 
-def levels_table(eff: pd.DataFrame) -> pd.DataFrame:
+def levels_table(eff: pd.DataFrame, crossings: str) -> pd.DataFrame:
     rows = {}
     first = eff.drop_duplicates("output")
     rows[BASELINE] = {r.output: f"{fmt(r.baseline_median, r.unit)} [{fmt(r.baseline_lo, r.unit)}, {fmt(r.baseline_hi, r.unit)}]"
@@ -136,7 +136,7 @@ def levels_table(eff: pd.DataFrame) -> pd.DataFrame:
     for r in eff.itertuples():
         rows.setdefault(r.variant, {})[r.output] = f"{fmt(r.variant_median, r.unit)} [{fmt(r.variant_lo, r.unit)}, {fmt(r.variant_hi, r.unit)}]"
     t = pd.DataFrame(rows).T
-    t.columns = [f"{OUTPUTS[o][0]} ({OUTPUTS[o][1]})" for o in t.columns]
+    t.columns = [f"{describe(o, crossings)[0]} ({describe(o, crossings)[1]})" for o in t.columns]
     return t
 
 
@@ -156,13 +156,15 @@ def pairing_summary(eff: pd.DataFrame) -> tuple[str, pd.DataFrame]:
 def write_report(exp, runs: pd.DataFrame, eff: pd.DataFrame, ser: pd.DataFrame, man: dict, out: Path):
     sns.set_theme(style="whitegrid", context="paper")
     figs = out / "figures"
-    diffs = paired_differences(runs, exp.outputs)
+    c = exp.crossings
+    diffs = paired_differences(runs, exp.outputs, c)
     imgs = {
-        "effects": save(fig_effects(diffs, exp.outputs), figs / "effects.png"),
-        "crossings": save(fig_series(ser, "darien_crossings", exp.window), figs / "darien_crossings.png"),
-        "crossings_difference": save(fig_series_difference(ser, "darien_crossings", exp.window),
+        "effects": save(fig_effects(diffs, exp.outputs, c), figs / "effects.png"),
+        "crossings": save(fig_series(ser, "darien_crossings", exp.window, c), figs / "darien_crossings.png"),
+        "crossings_difference": save(fig_series_difference(ser, "darien_crossings", exp.window, c),
                                      figs / "darien_crossings_difference.png"),
-        "registrations": save(fig_series(ser, "smo_registrations", exp.window), figs / "smo_registrations.png"),
+        "registrations": save(fig_series(ser, "smo_registrations", exp.window, "SMO registrations"),
+                              figs / "smo_registrations.png"),
         "pairing": save(fig_pairing(eff), figs / "pairing.png"),
     }
     text, tab = pairing_summary(eff)
@@ -211,13 +213,13 @@ interval for a mean. Crossings and deaths are reported as averted (baseline minu
 the cases approved within the window, in days; cases still waiting at the end are not counted, so a
 variant that approves fewer people can show shorter waits. The share who gave up counts applicants
 (people who started waiting on an office) who chose to leave irregularly while waiting.</p>
-{levels_table(eff).to_html(escape=True, border=0)}
+{levels_table(eff, exp.crossings).to_html(escape=True, border=0)}
 
 <h2>Over time</h2>
-{img("crossings", "weekly Darien crossings by variant")}
+{img("crossings", f"weekly {exp.crossings} by variant")}
 <p>The same runs as paired differences: with common random numbers a variant's run follows the baseline's
 exactly until its policy first makes a difference.</p>
-{img("crossings_difference", "weekly Darien crossings, variant minus baseline")}
+{img("crossings_difference", f"weekly {exp.crossings}, variant minus baseline")}
 {img("registrations", "weekly SMO registrations by variant")}
 
 <h2>Why pairs</h2>

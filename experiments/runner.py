@@ -36,7 +36,9 @@ def finished(out: Path, task) -> dict | None:
         res = json.loads(f.read_text())
     except (OSError, ValueError):
         return None
-    return res if res.get("key") == task.key else None
+    if res.get("key") != task.key or not all(o in res.get("outputs", {}) for o in task.outputs):
+        return None  # other inputs, or made before an output this experiment compares existed
+    return res
 
 
 def execute(tasks: list, out: Path, scheduler: str | None = None, workers: int | None = None,
