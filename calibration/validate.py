@@ -20,6 +20,7 @@ A checks file (TOML, in calibration/ or given with --checks; a pack names its ow
     denominator = "frontex_central_med_2023"
     published = 0.4228
     source = "..."
+    held_out = true                         # false if the pack was built from it
 
 The scenario runs for several seeds; the table gives each figure's published value, the simulated
 mean and range over seeds, their ratio, and whether the figure was held out when the pack was built.
@@ -38,7 +39,7 @@ from abm.policy import parse_date
 
 DIR = Path(__file__).parent
 CHECK_FIELDS = ["name", "published", "source", "metric", "start", "end", "hosts", "nationalities", "held_out"]
-RATIO_FIELDS = ["name", "numerator", "denominator", "published", "source"]
+RATIO_FIELDS = ["name", "numerator", "denominator", "published", "source", "held_out"]
 
 
 def load_checks(path: Path, pack) -> dict:
@@ -134,7 +135,7 @@ def validate(scenario_path, checks_path=None, seeds=(1, 2, 3), scale=None, progr
         num, den = np.array(sims[r["numerator"]]), np.array(sims[r["denominator"]])
         with np.errstate(divide="ignore", invalid="ignore"):
             x = num / den
-        rows.append(_row(r["name"], r["published"], x, r.get("source", ""), True))
+        rows.append(_row(r["name"], r["published"], x, r.get("source", ""), r.get("held_out", True)))
     return pd.DataFrame(rows)
 
 
