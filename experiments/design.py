@@ -16,6 +16,9 @@ An experiment file (TOML) has three parts; `eligibility_expansion.toml` is a wor
                                              a filter that matches nothing is an error
                    multiply = { "pack.offices.*.assess_per_week" = 2.0 }   pack figures scaled (`*` is
                                              every key at that level)
+                   scale_policy = [{ kind, field, factor, segment, office, from, until }]   a field of
+                                             the baseline's dated policies scaled (e.g. the interception
+                                             of `segment_set` policies, with `segment = "cmr_*"`)
                    combine = ["a", "b"]      apply earlier variants' changes first (in that order)
 
 Every variant is checked by building its scenario for every posterior draw before anything runs, so a
@@ -40,10 +43,12 @@ from abm.scenario import Scenario, read_scenario_data, scenario_from_data
 from .measures import OUTPUTS, crossings_of
 
 EXPERIMENT_FIELDS = {"name", "description", "replicates", "draws", "seed", "scale", "window", "outputs"}
-CHANGE_FIELDS = {"behaviour", "information", "network", "pack", "policy", "drop_policy", "multiply", "combine"}
+CHANGE_FIELDS = {"behaviour", "information", "network", "pack", "policy", "drop_policy", "multiply", "scale_policy",
+                 "combine"}
 VARIANT_FIELDS = {"name", "description"} | CHANGE_FIELDS
 BASELINE_FIELDS = {"scenario", "run"} | CHANGE_FIELDS - {"combine"}
 DROP_FIELDS = {"kind", "topic", "office", "from", "until"}
+SCALE_FIELDS = {"kind", "segment", "office", "from", "until", "field", "factor"}
 BASELINE = "baseline"
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 MAX_RUNS = 100_000
@@ -280,6 +285,8 @@ def apply_changes(exp: Experiment, data: dict, v: Variant, by_name: dict, seen: 
         data["policy"] = list(data.get("policy", [])) + copy.deepcopy(ch["policy"])
     if "multiply" in ch:
         _multiply(path, f"{where}.multiply", data, ch["multiply"])
+    if "scale_policy" in ch:
+        data["policy"] = _scale_policies(path, f"{where}.scale_policy", data.get("policy", []), ch["scale_policy"])
     return data
 
 
@@ -311,6 +318,40 @@ def _drop(path, where, policies: list, filters) -> list:
             raise InputError(path, w, f"matches no policy of the baseline ({f})")
         keep = [p for p in keep if not hit(p)]
     return keep
+
+
+def _scale_policies(path, where, policies: list, specs) -> list:
+    """Scale `field` by `factor` in the dated policies matching each spec (kind; segment and office may
+    use `*`; from/until bound the date); a spec that changes nothing is an error."""
+    if not isinstance(specs, list):
+        raise InputError(path, where, "must be an array of tables, each with kind, field and factor")
+    out = copy.deepcopy(policies)
+    for i, s in enumerate(specs):
+        w = f"{where}[{i}]"
+        if not isinstance(s, dict) or not {"kind", "field", "factor"} <= set(s):
+            raise InputError(path, w, "a table with at least kind, field and factor")
+        reject_unknown(path, f"{w}.", s, sorted(SCALE_FIELDS))
+        f = s["factor"]
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or f < 0:
+            raise InputError(path, f"{w}.factor", f"must be a non-negative number, not {f!r}")
+        lo = parse_date(s["from"], path, f"{w}.from") if "from" in s else dt.date.min
+        hi = parse_date(s["until"], path, f"{w}.until") if "until" in s else dt.date.max
+        n = 0
+        for p in out:
+            if not isinstance(p, dict) or p.get("kind") != s["kind"] or not isinstance(p.get(s["field"]), (int, float)):
+                continue
+            if any(k in s and not fnmatch.fnmatchcase(str(p.get(k, "")), s[k]) for k in ("segment", "office")):
+                continue
+            try:
+                d = parse_date(p.get("date"), path, w)
+            except InputError:
+                continue
+            if lo <= d <= hi:
+                p[s["field"]] = p[s["field"]] * f
+                n += 1
+        if n == 0:
+            raise InputError(path, w, f"matches no baseline policy with a {s['field']!r} to scale ({s})")
+    return out
 
 
 def _multiply(path, where, data: dict, table):

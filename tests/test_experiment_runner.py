@@ -246,3 +246,24 @@ def test_killed_experiment_resumes_without_loss_or_duplicates(single, tmp_path):
     pd.testing.assert_frame_equal(first, pd.read_csv(res["out"] / "runs.csv"))
     assert all(p.stat().st_mtime_ns == t for p, t in before.items()), "finished runs are not run again"
     assert len(list(out.glob("runs/*/*.json"))) == 24 and not list(out.glob("runs/*/.*"))
+
+
+def test_scale_policy_scales_dated_policies(tmp_path):
+    """scale_policy multiplies a field of the baseline's matching dated policies, and only those."""
+    f = tiny(tmp_path, """
+[[variant]]
+name = "quieter"
+scale_policy = [{ kind = "announce", field = "reach", factor = 0.5, from = "2023-01-01" }]
+""")
+    exp = load_experiment(f)
+    base = [(p.date, p.kind, p.fields.get("reach")) for p in exp.scenario("baseline", -1).policies]
+    var = [(p.date, p.kind, p.fields.get("reach")) for p in exp.scenario("quieter", -1).policies]
+    assert len(base) == len(var)
+    for (d, k, r), (_, _, r2) in zip(base, var):
+        if k == "announce" and d.year >= 2023:
+            assert r2 == pytest.approx(0.5 * r)
+        else:
+            assert r2 == r
+    f.write_text(f.read_text().replace('kind = "announce"', 'kind = "smo_close"'))
+    with pytest.raises(Exception, match="scale_policy"):
+        load_experiment(f)
