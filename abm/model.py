@@ -198,7 +198,7 @@ class SafeMobilityModel(mesa.Model):
         pack = self.pack
         n_pl, n_nat = len(pack.places), len(pack.nationalities)
         self.offices = {name: smo.Office(pack.place_index(name), name, cfg) for name, cfg in pack.offices.items()}
-        self.parole = parole.Parole(pack.parole)
+        self.parole = parole.Parole(pack.parole_programmes, n_nat)
         self.border = border.Border(pack.border)
         self.resettlement = dict(pack.resettlement)
         self.resettlement_used: dict[int, int] = defaultdict(int)
@@ -233,8 +233,7 @@ class SafeMobilityModel(mesa.Model):
             self.office_documents_required[pl] = off.documents_required
 
     def refresh_parole(self):
-        self.parole_nat_ok[:] = False
-        self.parole_nat_ok[list(self.parole.nationalities)] = True
+        self.parole_nat_ok[:] = self.parole.open_to()
 
     # --- helpers used by the institutions ---
     def date_of(self, week: int) -> dt.date:

@@ -130,6 +130,8 @@ class Pack:
     parole: dict
     border: dict
     place_routes: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: legal pathways of the parole kind, in order: `[parole]` first, then `[parole.programmes.*]`
+    parole_programmes: dict[str, dict] = field(default_factory=dict)
 
     def nat_index(self, name: str) -> int:
         return self.nationalities.index(name)
@@ -289,8 +291,20 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
             raise InputError(F("resettlement"), "resettlement.fiscal_year_ceilings", f"{fy!r} is not a year")
         _check_value((F("resettlement"), f"resettlement.fiscal_year_ceilings.{fy}"), fy, v, ("num", 0, 1e7))
     _check_table(F("parole"), "parole", raw["parole"], PAROLE_FIELDS)
+    first = raw["parole"].get("name", "parole")
+    if not isinstance(first, str):
+        raise InputError(F("parole"), "parole.name", "must be the programme's name")
+    programmes = {first: raw["parole"]}
+    more = raw["parole"].get("programmes", {})
+    _require_tables(F("parole"), "parole.programmes", more)
+    for name, cfg in more.items():
+        if name in programmes:
+            raise InputError(F("parole"), f"parole.programmes.{name}", "two programmes have this name")
+        _check_table(F("parole"), f"parole.programmes.{name}", cfg, PAROLE_FIELDS)
+        programmes[name] = cfg
     _check_table(F("border"), "border", raw["border"], BORDER_FIELDS)
 
     return Pack(path=path, raw=raw, nationalities=nationalities, places=places, groups=groups,
                 segments=segments, options=options, offices=offices, resettlement=raw["resettlement"],
-                parole=raw["parole"], border=raw["border"], place_routes=place_routes)
+                parole=raw["parole"], border=raw["border"], place_routes=place_routes,
+                parole_programmes=programmes)

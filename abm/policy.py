@@ -20,9 +20,9 @@ KINDS: dict[str, dict[str, tuple]] = {
     "smo_close": {"office": ("office",)},
     "announce": {"topic": ("topic",), "nationalities": ("nationalities", "optional"), "reach": ("share", 0, 1)},
     "outreach": {"reach": ("share", 0, 1), "accuracy": ("share", 0, 1, "optional")},
-    "parole_open": {"nationalities": ("nationalities",), "monthly_cap": ("num", 0, 1e7)},
-    "parole_set": {"monthly_cap": ("num", 0, 1e7)},
-    "parole_close": {"nationalities": ("nationalities", "optional")},
+    "parole_open": {"nationalities": ("nationalities",), "monthly_cap": ("num", 0, 1e7), "programme": ("programme", "optional")},
+    "parole_set": {"monthly_cap": ("num", 0, 1e7), "programme": ("programme", "optional")},
+    "parole_close": {"nationalities": ("nationalities", "optional"), "programme": ("programme", "optional")},
     "border_expel": {"nationalities": ("nationalities",)},
     "title42_end": {},
     "asylum_rule": {"threshold_daily": ("num", 0, 1e6), "reopen_daily": ("num", 0, 1e6)},
@@ -80,7 +80,10 @@ def check_policies(entries: list, pack: Pack, file) -> list[Policy]:
             if k not in spec:
                 raise InputError(file, f"{where}.{k}", f"not a field of a {kind} policy (fields: {', '.join(spec) or 'none'})")
             s = spec[k]
-            if s[0] == "segment":
+            if s[0] == "programme":
+                if not isinstance(v, str) or v not in pack.parole_programmes:
+                    raise InputError(file, f"{where}.{k}", f"unknown programme {v!r} (known: {', '.join(pack.parole_programmes)})")
+            elif s[0] == "segment":
                 if not isinstance(v, str) or v not in pack.segments:
                     raise InputError(file, f"{where}.{k}", f"unknown segment {v!r} (known: {', '.join(pack.segments)})")
             elif s[0] == "option":

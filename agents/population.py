@@ -87,6 +87,7 @@ class People:
         self.smo_news = z(np.int16)       # last week with news of the case
         self.parole_stage = z(np.int8)
         self.parole_week = z(np.int16)
+        self.parole_prog = np.full(n, -1, dtype=np.int8)  # the programme applied to (abm/parole.py), -1 none
         self.seg = z(np.int8)             # position on the route
         self.seg_left = z(np.int16)
         self.smuggler = z(bool)
