@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1, help="the seed every run shares, and the sampler's (default 1)")
     s.add_argument("--out", default="results/sensitivity", help="output folder (default results/sensitivity)")
     _dask_args(s)
+    d = sub.add_parser("dashboard", help="serve the dashboard (Mesa SolaraViz) on localhost")
+    d.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    d.add_argument("--host", default="localhost", help="host to listen on (default localhost)")
     v = sub.add_parser("validate", help="compare a scenario's runs with published figures it was not built from "
                                         "(a checks file: the pack's meta validation_checks, or --checks)")
     v.add_argument("scenario", help="scenario TOML file, e.g. experiments/europe_baseline.toml")
@@ -121,6 +124,18 @@ def sensitivity_command(args) -> int:
     print(f"{res['out']}: {', '.join(f'{k} {v} runs' for k, v in m['runs'].items())}, {m['wall_time_s']:.0f} s; "
           f"{', '.join(f'{k}.csv' for k in methods)}, figures/")
     return 0
+
+
+def dashboard_command(args) -> int:
+    """`solara run abm/app.py` on the given port (the same page `solara run` serves)."""
+    import subprocess
+
+    if not (0 < args.port < 65536):
+        raise InputError("command line", "--port", f"not a port number: {args.port}")
+    app = Path(__file__).with_name("app.py")
+    print(f"dashboard: http://{args.host}:{args.port} (Ctrl-C stops it)")
+    return subprocess.call([sys.executable, "-m", "solara", "run", str(app), "--port", str(args.port),
+                            "--host", args.host, "--production"])
 
 
 def validate_command(args) -> int:
@@ -226,6 +241,8 @@ def main(argv=None) -> int:
             return sensitivity_command(args)
         if args.command == "validate":
             return validate_command(args)
+        if args.command == "dashboard":
+            return dashboard_command(args)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

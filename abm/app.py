@@ -1,0 +1,142 @@
+"""The dashboard: Mesa's SolaraViz page on the Americas baseline, with the policy levers as controls.
+
+`smo-abm dashboard [--port N]`, or `solara run abm/app.py`. Each control is a scenario override (the same
+as `--set`), so what the page shows is a run of the model as the command line would make it. Charts are
+in people and redraw as the model steps.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import solara
+from matplotlib.figure import Figure
+from mesa.visualization import SolaraViz
+from mesa.visualization.utils import update_counter
+
+from abm.model import SafeMobilityModel
+from abm.scenario import read_scenario_data, scenario_from_data
+
+BASELINE = Path(__file__).resolve().parents[1] / "experiments" / "baseline.toml"
+
+
+def scenario(scale=0.002, seed=1, tolerated_wait_days=None, capacity_factor=1.0, presence_cutoff=True,
+             regular_status_required=True, walk_in=False, news_per_week=0.03, parole=True):
+    """The baseline with the levers applied (None: keep the calibrated value)."""
+    data = read_scenario_data(BASELINE)
+    base = scenario_from_data(data, BASELINE, scale=scale, seed=seed)
+    offices = {}
+    for name, cfg in base.pack.offices.items():
+        o = {"assess_per_week": cfg["assess_per_week"] * capacity_factor, "walk_in": bool(walk_in or cfg["walk_in"])}
+        if cfg["presence_cutoff"]:
+            o["presence_cutoff"] = bool(presence_cutoff)
+        if cfg["regular_status_required"]:
+            o["regular_status_required"] = bool(regular_status_required)
+        offices[name] = o
+    data.setdefault("pack", {})["offices"] = offices
+    data["pack"]["resettlement"] = {"news_per_week": float(news_per_week)}
+    if tolerated_wait_days is not None:
+        data.setdefault("behaviour", {})["tolerated_wait_weeks"] = float(tolerated_wait_days) / 7
+    if not parole:
+        data["policy"] = [p for p in data.get("policy", []) if p.get("kind") != "parole_open"
+                          and not (p.get("kind") == "announce" and p.get("topic") == "parole")]
+    data["run"]["name"] = "dashboard"
+    return scenario_from_data(data, BASELINE, scale=scale, seed=seed)
+
+
+class DashboardModel(SafeMobilityModel):
+    """The baseline model, made from the page's controls (Mesa re-creates it when a control moves)."""
+
+    def __init__(self, scale=0.002, seed=1, tolerated_wait_days=109, capacity_factor=1.0, presence_cutoff=True,
+                 regular_status_required=True, walk_in=False, news_per_week=0.03, parole=True):
+        super().__init__(scenario(scale=scale, seed=int(seed), tolerated_wait_days=tolerated_wait_days,
+                                  capacity_factor=capacity_factor, presence_cutoff=presence_cutoff,
+                                  regular_status_required=regular_status_required, walk_in=walk_in,
+                                  news_per_week=news_per_week, parole=parole))
+        while self.week < 0:  # the burn-in (unrecorded) runs at once: the page starts at the scenario's start
+            self.step()
+
+
+MODEL_PARAMS = {
+    "scale": {"type": "SliderFloat", "value": 0.002, "label": "agents per person", "min": 0.001, "max": 0.01, "step": 0.001},
+    "seed": {"type": "InputText", "value": 1, "label": "seed"},
+    "tolerated_wait_days": {"type": "SliderInt", "value": 109, "label": "tolerated wait (days)", "min": 30, "max": 180, "step": 10},
+    "capacity_factor": {"type": "SliderFloat", "value": 1.0, "label": "processing capacity (x)", "min": 0.5, "max": 4.0, "step": 0.5},
+    "presence_cutoff": {"type": "Checkbox", "value": True, "label": "presence cut-off"},
+    "regular_status_required": {"type": "Checkbox", "value": True, "label": "regular status required"},
+    "walk_in": {"type": "Checkbox", "value": False, "label": "walk-in registration"},
+    "news_per_week": {"type": "SliderFloat", "value": 0.03, "label": "case news per week", "min": 0.0, "max": 0.5, "step": 0.01},
+    "parole": {"type": "Checkbox", "value": True, "label": "humanitarian parole"},
+}
+
+
+def weekly(model, metric: str, by_nationality: bool = False):
+    """People per week of one metric: a vector, or weeks x nationalities."""
+    df = model.datacollector.get_model_vars_dataframe()
+    if len(df) == 0:
+        return np.zeros((0, len(model.pack.nationalities))) if by_nationality else np.zeros(0)
+    x = np.stack(df[metric].to_numpy()) * model.weight
+    if not by_nationality:
+        return x.sum(axis=1)
+    n_pl = len(model.pack.places)
+    return x.reshape(len(x), len(model.pack.nationalities), n_pl).sum(axis=2)
+
+
+def _dates(model, n):
+    return [model.date_of(w) for w in range(n)]
+
+
+def _policy_lines(ax, model):
+    for w, p in model.timeline.applied:
+        if p.kind in ("parole_open", "smo_open", "title42_end") and w >= 0:
+            ax.axvline(model.date_of(w), color="0.5", lw=0.7, ls="--")
+
+
+def CrossingsChart(model):
+    update_counter.get()
+    x = weekly(model, "darien_crossings", by_nationality=True)
+    fig = Figure(figsize=(7, 3.2))
+    ax = fig.subplots()
+    d = _dates(model, len(x))
+    for j, nat in enumerate(model.pack.nationalities):
+        if len(x) and x[:, j].sum() > 0:
+            ax.plot(d, x[:, j], lw=1, label=nat)
+    _policy_lines(ax, model)
+    ax.set_title("Darien crossings by nationality (people per week)", fontsize=9)
+    if len(x):
+        ax.legend(fontsize=6, ncol=3)
+    fig.tight_layout()
+    return solara.FigureMatplotlib(fig)
+
+
+def PipelineChart(model):
+    update_counter.get()
+    fig = Figure(figsize=(7, 3.2))
+    ax = fig.subplots()
+    for m, label in (("smo_registrations", "registrations"), ("smo_approvals", "approvals"),
+                     ("smo_relocations", "relocations"), ("gave_up_smo", "gave up and moved")):
+        y = weekly(model, m)
+        ax.plot(_dates(model, len(y)), y, lw=1, label=label)
+    _policy_lines(ax, model)
+    ax.set_title("SMO pipeline (people per week)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return solara.FigureMatplotlib(fig)
+
+
+def StocksChart(model):
+    update_counter.get()
+    fig = Figure(figsize=(7, 3.2))
+    ax = fig.subplots()
+    for m in ("aware_smo", "waiting_smo", "waiting_parole", "preparing"):
+        y = weekly(model, m)
+        ax.plot(_dates(model, len(y)), y, lw=1, label=m.replace("_", " "))
+    ax.set_title("Awareness and waiting (people)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return solara.FigureMatplotlib(fig)
+
+
+model = solara.Reactive(DashboardModel())
+page = SolaraViz(model, components=[CrossingsChart, PipelineChart, StocksChart], model_params=MODEL_PARAMS,
+                 name="Safe Mobility ABM: the Americas baseline")

@@ -1,0 +1,31 @@
+"""The dashboard (issue 7, first part): the SolaraViz page renders headless, its controls are scenario
+overrides, and a click on Step advances the model and its charts."""
+import ipyvuetify as v
+import solara
+
+import abm.app as app
+
+
+def test_levers_are_scenario_overrides():
+    base = app.scenario()
+    changed = app.scenario(capacity_factor=2.0, walk_in=True, presence_cutoff=False, parole=False,
+                           tolerated_wait_days=70, news_per_week=0.25)
+    for name, cfg in base.pack.offices.items():
+        assert changed.pack.offices[name]["assess_per_week"] == 2 * cfg["assess_per_week"]
+        assert changed.pack.offices[name]["walk_in"] and not changed.pack.offices[name]["presence_cutoff"]
+    assert not [p for p in changed.policies if p.kind == "parole_open"]
+    assert [p for p in base.policies if p.kind == "parole_open"]
+    assert changed.behaviour["tolerated_wait_weeks"] == 10.0
+    assert changed.pack.resettlement["news_per_week"] == 0.25
+
+
+def test_page_renders_and_step_advances_the_model():
+    box, rc = solara.render(solara.AppLayout(children=[app.page]), handle_error=False)
+    m = app.model.value
+    assert m.week == 0  # the burn-in ran when the model was made
+    before = len(m.datacollector.get_model_vars_dataframe())
+    rc.find(v.Btn, children=["Step"]).widget.click()
+    assert app.model.value.week == 1
+    assert len(app.model.value.datacollector.get_model_vars_dataframe()) == before + 1
+    assert app.weekly(app.model.value, "darien_crossings").shape == (before + 1,)
+    rc.close()
