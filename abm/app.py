@@ -14,6 +14,10 @@ from matplotlib.figure import Figure
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
+import os
+
+import pandas as pd
+
 from abm.model import SafeMobilityModel
 from abm.scenario import read_scenario_data, scenario_from_data
 
@@ -137,6 +141,40 @@ def StocksChart(model):
     return solara.FigureMatplotlib(fig)
 
 
+def results_dir() -> Path:
+    """Where finished experiments are (`smo-abm experiment` writes results/experiments/<name>/)."""
+    return Path(os.environ.get("SMO_RESULTS", "results")) / "experiments"
+
+
+def finished_experiments(root: Path) -> list[str]:
+    return sorted(p.name for p in root.glob("*") if (p / "effects.csv").exists())
+
+
+@solara.component
+def ExperimentView(root: Path | None = None):
+    """A finished experiment's effect table and figures, chosen from those in the results folder."""
+    root = root or results_dir()
+    names = finished_experiments(root)
+    chosen, set_chosen = solara.use_state(names[0] if names else None)
+    if not names:
+        solara.Markdown(f"No finished experiment in `{root}`: run `smo-abm experiment experiments/<file>.toml`.")
+        return
+    solara.Select(label="experiment", values=names, value=chosen, on_value=set_chosen)
+    folder = root / chosen
+    eff = pd.read_csv(folder / "effects.csv")
+    cols = ["variant", "effect", "unit", "effect_median", "effect_lo", "effect_hi", "pairs"]
+    solara.Markdown(f"**{chosen}**: median and 90% interval of paired effects against the baseline "
+                    f"(`{folder / 'report.html'}` has the full report).")
+    solara.DataFrame(eff[cols].round(3), items_per_page=20)
+    for fig in ("effects.png", "darien_crossings_difference.png"):
+        if (folder / "figures" / fig).exists():
+            solara.Image(str(folder / "figures" / fig))
+
+
+def ExperimentPage(model):
+    return ExperimentView()
+
+
 model = solara.Reactive(DashboardModel())
-page = SolaraViz(model, components=[CrossingsChart, PipelineChart, StocksChart], model_params=MODEL_PARAMS,
-                 name="Safe Mobility ABM: the Americas baseline")
+page = SolaraViz(model, components=[(CrossingsChart, 0), (PipelineChart, 0), (StocksChart, 0), (ExperimentPage, 1)],
+                 model_params=MODEL_PARAMS, name="Safe Mobility ABM: the Americas baseline")

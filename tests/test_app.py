@@ -1,6 +1,8 @@
 """The dashboard (issue 7, first part): the SolaraViz page renders headless, its controls are scenario
 overrides, and a click on Step advances the model and its charts."""
 import ipyvuetify as v
+import ipywidgets
+from solara.components.datatable import DataTableWidget
 import solara
 
 import abm.app as app
@@ -28,4 +30,31 @@ def test_page_renders_and_step_advances_the_model():
     assert app.model.value.week == 1
     assert len(app.model.value.datacollector.get_model_vars_dataframe()) == before + 1
     assert app.weekly(app.model.value, "darien_crossings").shape == (before + 1,)
+    rc.close()
+
+
+def test_experiment_view_shows_a_finished_experiments_effects(tmp_path):
+    """A results folder with one finished (tiny) experiment: the view lists it and shows its effect table."""
+    from experiments.experiment import run_experiment
+    from tests.test_experiment_runner import CAPACITY, tiny
+
+    f = tiny(tmp_path, CAPACITY, replicates=2)
+    root = tmp_path / "results" / "experiments"
+    run_experiment(f, out=root / "tiny", scheduler="single", progress=False)
+    assert app.finished_experiments(root) == ["tiny"]
+    box, rc = solara.render(app.ExperimentView(root), handle_error=False)
+    tables = rc.find(DataTableWidget).widgets
+    assert len(tables) == 1
+    rows = tables[0].items
+    assert {r["variant"] for r in rows} == {"capacity_x3", "closed_in_september"}
+    assert tables[0].total_length == 2 * 10  # two variants x ten outputs
+    images = rc.find(ipywidgets.Image).widgets
+    assert len(images) == 2
+    rc.close()
+
+
+def test_experiment_view_without_results_says_how_to_make_them(tmp_path):
+    box, rc = solara.render(app.ExperimentView(tmp_path), handle_error=False)
+    assert not rc.find(DataTableWidget).widgets
+    assert any("smo-abm experiment" in str(w.get_state()) for w in rc.find(v.VuetifyTemplate).widgets)
     rc.close()
