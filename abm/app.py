@@ -24,9 +24,14 @@ from abm.scenario import read_scenario_data, scenario_from_data
 BASELINE = Path(__file__).resolve().parents[1] / "experiments" / "baseline.toml"
 
 
+CLOSURE_DATES = ["none", "2023-10-01", "2024-01-01", "2024-04-01", "2024-07-01", "2024-10-01"]
+
+
 def scenario(scale=0.002, seed=1, tolerated_wait_days=None, capacity_factor=1.0, presence_cutoff=True,
-             regular_status_required=True, walk_in=False, news_per_week=0.03, parole=True):
-    """The baseline with the levers applied (None: keep the calibrated value)."""
+             regular_status_required=True, walk_in=False, news_per_week=0.03, parole=True, outreach=None,
+             closure="none"):
+    """The baseline with the levers applied (None: keep the baseline's value). `outreach` is the weekly
+    reach of the baseline's outreach campaign; `closure` a date on which every office and parole close."""
     data = read_scenario_data(BASELINE)
     base = scenario_from_data(data, BASELINE, scale=scale, seed=seed)
     offices = {}
@@ -44,6 +49,14 @@ def scenario(scale=0.002, seed=1, tolerated_wait_days=None, capacity_factor=1.0,
     if not parole:
         data["policy"] = [p for p in data.get("policy", []) if p.get("kind") != "parole_open"
                           and not (p.get("kind") == "announce" and p.get("topic") == "parole")]
+    if outreach is not None:
+        for p in data.get("policy", []):
+            if p.get("kind") == "outreach":
+                p["reach"] = float(outreach)
+    if closure != "none":
+        data["policy"] = list(data.get("policy", [])) + [
+            {"date": closure, "kind": "smo_close", "office": name, "source": "dashboard: closure"} for name in base.pack.offices
+        ] + [{"date": closure, "kind": "parole_close", "source": "dashboard: closure"}]
     data["run"]["name"] = "dashboard"
     return scenario_from_data(data, BASELINE, scale=scale, seed=seed)
 
@@ -52,11 +65,12 @@ class DashboardModel(SafeMobilityModel):
     """The baseline model, made from the page's controls (Mesa re-creates it when a control moves)."""
 
     def __init__(self, scale=0.002, seed=1, tolerated_wait_days=109, capacity_factor=1.0, presence_cutoff=True,
-                 regular_status_required=True, walk_in=False, news_per_week=0.03, parole=True):
+                 regular_status_required=True, walk_in=False, news_per_week=0.03, parole=True, outreach=0.002,
+                 closure="none"):
         super().__init__(scenario(scale=scale, seed=int(seed), tolerated_wait_days=tolerated_wait_days,
                                   capacity_factor=capacity_factor, presence_cutoff=presence_cutoff,
                                   regular_status_required=regular_status_required, walk_in=walk_in,
-                                  news_per_week=news_per_week, parole=parole))
+                                  news_per_week=news_per_week, parole=parole, outreach=outreach, closure=closure))
         while self.week < 0:  # the burn-in (unrecorded) runs at once: the page starts at the scenario's start
             self.step()
 
@@ -71,6 +85,9 @@ MODEL_PARAMS = {
     "walk_in": {"type": "Checkbox", "value": False, "label": "walk-in registration"},
     "news_per_week": {"type": "SliderFloat", "value": 0.03, "label": "case news per week", "min": 0.0, "max": 0.5, "step": 0.01},
     "parole": {"type": "Checkbox", "value": True, "label": "humanitarian parole"},
+    "outreach": {"type": "SliderFloat", "value": 0.002, "label": "outreach from 2024 (weekly reach)", "min": 0.0,
+                 "max": 0.05, "step": 0.002},
+    "closure": {"type": "Select", "value": "none", "values": CLOSURE_DATES, "label": "offices and parole close on"},
 }
 
 
