@@ -18,8 +18,10 @@ import os
 
 import pandas as pd
 
+from abm.figures import _policy_lines
 from abm.model import SafeMobilityModel
 from abm.scenario import read_scenario_data, scenario_from_data
+from experiments.design import _drop
 
 BASELINE = Path(__file__).resolve().parents[1] / "experiments" / "baseline.toml"
 
@@ -28,7 +30,7 @@ CLOSURE_DATES = ["none", "2023-10-01", "2024-01-01", "2024-04-01", "2024-07-01",
 
 
 def scenario(scale=0.002, seed=1, tolerated_wait_days=None, capacity_factor=1.0, presence_cutoff=True,
-             regular_status_required=True, walk_in=False, news_per_week=0.03, parole=True, outreach=None,
+             regular_status_required=True, walk_in=False, news_per_week=None, parole=True, outreach=None,
              closure="none"):
     """The baseline with the levers applied (None: keep the baseline's value). `outreach` is the weekly
     reach of the baseline's outreach campaign; `closure` a date on which every office and parole close."""
@@ -43,12 +45,13 @@ def scenario(scale=0.002, seed=1, tolerated_wait_days=None, capacity_factor=1.0,
             o["regular_status_required"] = bool(regular_status_required)
         offices[name] = o
     data.setdefault("pack", {})["offices"] = offices
-    data["pack"]["resettlement"] = {"news_per_week": float(news_per_week)}
+    if news_per_week is not None:
+        data["pack"]["resettlement"] = {"news_per_week": float(news_per_week)}
     if tolerated_wait_days is not None:
         data.setdefault("behaviour", {})["tolerated_wait_weeks"] = float(tolerated_wait_days) / 7
     if not parole:
-        data["policy"] = [p for p in data.get("policy", []) if p.get("kind") != "parole_open"
-                          and not (p.get("kind") == "announce" and p.get("topic") == "parole")]
+        data["policy"] = _drop(BASELINE, "parole", data.get("policy", []),
+                               [{"kind": "parole_open"}, {"kind": "announce", "topic": "parole"}])
     if outreach is not None:
         for p in data.get("policy", []):
             if p.get("kind") == "outreach":
@@ -61,12 +64,24 @@ def scenario(scale=0.002, seed=1, tolerated_wait_days=None, capacity_factor=1.0,
     return scenario_from_data(data, BASELINE, scale=scale, seed=seed)
 
 
+def _baseline_defaults() -> dict:
+    """The controls' starting values: the baseline's own (calibrated tolerated wait, rounded to a day;
+    the pack's case news; the baseline's outreach reach)."""
+    sc = scenario_from_data(read_scenario_data(BASELINE), BASELINE)
+    return {"tolerated_wait_days": round(sc.behaviour["tolerated_wait_weeks"] * 7),
+            "news_per_week": float(sc.pack.resettlement["news_per_week"]),
+            "outreach": next((float(p.fields["reach"]) for p in sc.policies if p.kind == "outreach"), 0.0)}
+
+
+DEFAULTS = _baseline_defaults()
+
+
 class DashboardModel(SafeMobilityModel):
     """The baseline model, made from the page's controls (Mesa re-creates it when a control moves)."""
 
-    def __init__(self, scale=0.002, seed=1, tolerated_wait_days=109, capacity_factor=1.0, presence_cutoff=True,
-                 regular_status_required=True, walk_in=False, news_per_week=0.03, parole=True, outreach=0.002,
-                 closure="none"):
+    def __init__(self, scale=0.002, seed=1, tolerated_wait_days=DEFAULTS["tolerated_wait_days"], capacity_factor=1.0,
+                 presence_cutoff=True, regular_status_required=True, walk_in=False,
+                 news_per_week=DEFAULTS["news_per_week"], parole=True, outreach=DEFAULTS["outreach"], closure="none"):
         super().__init__(scenario(scale=scale, seed=int(seed), tolerated_wait_days=tolerated_wait_days,
                                   capacity_factor=capacity_factor, presence_cutoff=presence_cutoff,
                                   regular_status_required=regular_status_required, walk_in=walk_in,
@@ -78,14 +93,14 @@ class DashboardModel(SafeMobilityModel):
 MODEL_PARAMS = {
     "scale": {"type": "SliderFloat", "value": 0.002, "label": "agents per person", "min": 0.001, "max": 0.01, "step": 0.001},
     "seed": {"type": "InputText", "value": 1, "label": "seed"},
-    "tolerated_wait_days": {"type": "SliderInt", "value": 109, "label": "tolerated wait (days)", "min": 30, "max": 180, "step": 10},
+    "tolerated_wait_days": {"type": "SliderInt", "value": DEFAULTS["tolerated_wait_days"], "label": "tolerated wait (days)", "min": 30, "max": 180, "step": 10},
     "capacity_factor": {"type": "SliderFloat", "value": 1.0, "label": "processing capacity (x)", "min": 0.5, "max": 4.0, "step": 0.5},
     "presence_cutoff": {"type": "Checkbox", "value": True, "label": "presence cut-off"},
     "regular_status_required": {"type": "Checkbox", "value": True, "label": "regular status required"},
     "walk_in": {"type": "Checkbox", "value": False, "label": "walk-in registration"},
-    "news_per_week": {"type": "SliderFloat", "value": 0.03, "label": "case news per week", "min": 0.0, "max": 0.5, "step": 0.01},
+    "news_per_week": {"type": "SliderFloat", "value": DEFAULTS["news_per_week"], "label": "case news per week", "min": 0.0, "max": 0.5, "step": 0.01},
     "parole": {"type": "Checkbox", "value": True, "label": "humanitarian parole"},
-    "outreach": {"type": "SliderFloat", "value": 0.002, "label": "outreach from 2024 (weekly reach)", "min": 0.0,
+    "outreach": {"type": "SliderFloat", "value": DEFAULTS["outreach"], "label": "outreach from 2024 (weekly reach)", "min": 0.0,
                  "max": 0.05, "step": 0.002},
     "closure": {"type": "Select", "value": "none", "values": CLOSURE_DATES, "label": "offices and parole close on"},
 }
@@ -103,59 +118,37 @@ def weekly(model, metric: str, by_nationality: bool = False):
     return x.reshape(len(x), len(model.pack.nationalities), n_pl).sum(axis=2)
 
 
-def _dates(model, n):
-    return [model.date_of(w) for w in range(n)]
-
-
-def _policy_lines(ax, model):
-    for w, p in model.timeline.applied:
-        if p.kind in ("parole_open", "smo_open", "title42_end") and w >= 0:
-            ax.axvline(model.date_of(w), color="0.5", lw=0.7, ls="--")
+def _chart(model, lines, title: str, legend_size: int = 7):
+    """One matplotlib chart of weekly series [(label, values)], policy dates marked (abm.figures)."""
+    update_counter.get()
+    fig = Figure(figsize=(7, 3.2))
+    ax = fig.subplots()
+    for label, y in lines:
+        ax.plot([model.date_of(w) for w in range(len(y))], y, lw=1, label=label)
+    _policy_lines(ax, model)
+    ax.set_title(title, fontsize=9)
+    if lines:
+        ax.legend(fontsize=legend_size, ncol=3 if len(lines) > 4 else 1)
+    fig.tight_layout()
+    return solara.FigureMatplotlib(fig)
 
 
 def CrossingsChart(model):
-    update_counter.get()
     x = weekly(model, "darien_crossings", by_nationality=True)
-    fig = Figure(figsize=(7, 3.2))
-    ax = fig.subplots()
-    d = _dates(model, len(x))
-    for j, nat in enumerate(model.pack.nationalities):
-        if len(x) and x[:, j].sum() > 0:
-            ax.plot(d, x[:, j], lw=1, label=nat)
-    _policy_lines(ax, model)
-    ax.set_title("Darien crossings by nationality (people per week)", fontsize=9)
-    if len(x):
-        ax.legend(fontsize=6, ncol=3)
-    fig.tight_layout()
-    return solara.FigureMatplotlib(fig)
+    lines = [(nat, x[:, j]) for j, nat in enumerate(model.pack.nationalities) if len(x) and x[:, j].sum() > 0]
+    return _chart(model, lines, "Darien crossings by nationality (people per week)", legend_size=6)
 
 
 def PipelineChart(model):
-    update_counter.get()
-    fig = Figure(figsize=(7, 3.2))
-    ax = fig.subplots()
-    for m, label in (("smo_registrations", "registrations"), ("smo_approvals", "approvals"),
-                     ("smo_relocations", "relocations"), ("gave_up_smo", "gave up and moved")):
-        y = weekly(model, m)
-        ax.plot(_dates(model, len(y)), y, lw=1, label=label)
-    _policy_lines(ax, model)
-    ax.set_title("SMO pipeline (people per week)", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return solara.FigureMatplotlib(fig)
+    lines = [(label, weekly(model, m)) for m, label in (
+        ("smo_registrations", "registrations"), ("smo_approvals", "approvals"), ("smo_relocations", "relocations"),
+        ("gave_up_smo", "gave up and moved"))]
+    return _chart(model, lines, "SMO pipeline (people per week)")
 
 
 def StocksChart(model):
-    update_counter.get()
-    fig = Figure(figsize=(7, 3.2))
-    ax = fig.subplots()
-    for m in ("aware_smo", "waiting_smo", "waiting_parole", "preparing"):
-        y = weekly(model, m)
-        ax.plot(_dates(model, len(y)), y, lw=1, label=m.replace("_", " "))
-    ax.set_title("Awareness and waiting (people)", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return solara.FigureMatplotlib(fig)
+    lines = [(m.replace("_", " "), weekly(model, m)) for m in ("aware_smo", "waiting_smo", "waiting_parole", "preparing")]
+    return _chart(model, lines, "Awareness and waiting (people)")
 
 
 def results_dir() -> Path:

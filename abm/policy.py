@@ -33,6 +33,9 @@ KINDS: dict[str, dict[str, tuple]] = {
                        if k in ("p_death", "p_intercept", "p_injury", "p_robbery", "cost_usd", "smuggler_fee_usd")}},
 }
 TOPICS = ("smo", "parole", "expulsion")
+#: fields that name something of the pack: spec kind -> (what it is, the pack's names)
+NAMED = {"office": ("office", lambda pk: pk.offices), "option": ("route option", lambda pk: pk.options),
+         "segment": ("segment", lambda pk: pk.segments), "programme": ("programme", lambda pk: pk.parole_programmes)}
 
 
 def parse_date(value, file, where) -> dt.date:
@@ -80,18 +83,10 @@ def check_policies(entries: list, pack: Pack, file) -> list[Policy]:
             if k not in spec:
                 raise InputError(file, f"{where}.{k}", f"not a field of a {kind} policy (fields: {', '.join(spec) or 'none'})")
             s = spec[k]
-            if s[0] == "programme":
-                if not isinstance(v, str) or v not in pack.parole_programmes:
-                    raise InputError(file, f"{where}.{k}", f"unknown programme {v!r} (known: {', '.join(pack.parole_programmes)})")
-            elif s[0] == "segment":
-                if not isinstance(v, str) or v not in pack.segments:
-                    raise InputError(file, f"{where}.{k}", f"unknown segment {v!r} (known: {', '.join(pack.segments)})")
-            elif s[0] == "option":
-                if not isinstance(v, str) or v not in pack.options:
-                    raise InputError(file, f"{where}.{k}", f"unknown route option {v!r} (known: {', '.join(pack.options)})")
-            elif s[0] == "office":
-                if not isinstance(v, str) or v not in pack.offices:
-                    raise InputError(file, f"{where}.{k}", f"unknown office {v!r} (known: {', '.join(pack.offices)})")
+            if s[0] in NAMED:
+                what, names = NAMED[s[0]]
+                if not isinstance(v, str) or v not in names(pack):
+                    raise InputError(file, f"{where}.{k}", f"unknown {what} {v!r} (known: {', '.join(names(pack))})")
             elif s[0] == "nationalities":
                 if not isinstance(v, list):
                     raise InputError(file, f"{where}.{k}", "must be a list of nationalities")

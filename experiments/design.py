@@ -47,7 +47,7 @@ CHANGE_FIELDS = {"behaviour", "information", "network", "pack", "policy", "drop_
                  "combine"}
 VARIANT_FIELDS = {"name", "description"} | CHANGE_FIELDS
 BASELINE_FIELDS = {"scenario", "run"} | CHANGE_FIELDS - {"combine"}
-DROP_FIELDS = {"kind", "topic", "office", "from", "until"}
+DROP_FIELDS = {"kind", "topic", "office", "segment", "from", "until"}
 SCALE_FIELDS = {"kind", "segment", "office", "from", "until", "field", "factor"}
 BASELINE = "baseline"
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -142,7 +142,7 @@ class Experiment:
                     sc = copy.copy(scenarios[v])
                     sc.seed = seed
                     t = Task(v, rep, draw, seed, sc, self.window, outputs=tuple(self.outputs))
-                    t.key = task_key(t, self.outputs)
+                    t.key = task_key(t)
                     out.append(t)
         return out
 
@@ -290,6 +290,25 @@ def apply_changes(exp: Experiment, data: dict, v: Variant, by_name: dict, seen: 
     return data
 
 
+def _matcher(path, w: str, f: dict):
+    """Whether a baseline policy matches filter `f`: its kind, the `topic`, `office` and `segment` named
+    (`*` allowed), and its date within `from` and `until` (inclusive)."""
+    lo = parse_date(f["from"], path, f"{w}.from") if "from" in f else dt.date.min
+    hi = parse_date(f["until"], path, f"{w}.until") if "until" in f else dt.date.max
+
+    def hit(p) -> bool:
+        if not isinstance(p, dict) or p.get("kind") != f["kind"]:
+            return False
+        if any(k in f and not fnmatch.fnmatchcase(str(p.get(k, "")), str(f[k])) for k in ("topic", "office", "segment")):
+            return False
+        try:
+            return lo <= parse_date(p.get("date"), path, w) <= hi
+        except InputError:
+            return False
+
+    return hit
+
+
 def _drop(path, where, policies: list, filters) -> list:
     if not isinstance(filters, list):
         raise InputError(path, where, "must be an array of tables, each with a `kind`")
@@ -299,30 +318,16 @@ def _drop(path, where, policies: list, filters) -> list:
         if not isinstance(f, dict) or "kind" not in f:
             raise InputError(path, w, "a filter is a table with at least `kind`")
         reject_unknown(path, f"{w}.", f, sorted(DROP_FIELDS), "filter field")
-        lo = parse_date(f["from"], path, f"{w}.from") if "from" in f else dt.date.min
-        hi = parse_date(f["until"], path, f"{w}.until") if "until" in f else dt.date.max
-
-        def hit(p):
-            if not isinstance(p, dict) or p.get("kind") != f["kind"]:
-                return False
-            if any(k in f and p.get(k) != f[k] for k in ("topic", "office")):
-                return False
-            try:
-                d = parse_date(p.get("date"), path, w)
-            except InputError:
-                return False
-            return lo <= d <= hi
-
-        n = sum(hit(p) for p in keep)
-        if n == 0:
+        hit = _matcher(path, w, f)
+        if not any(hit(p) for p in keep):
             raise InputError(path, w, f"matches no policy of the baseline ({f})")
         keep = [p for p in keep if not hit(p)]
     return keep
 
 
 def _scale_policies(path, where, policies: list, specs) -> list:
-    """Scale `field` by `factor` in the dated policies matching each spec (kind; segment and office may
-    use `*`; from/until bound the date); a spec that changes nothing is an error."""
+    """Scale `field` by `factor` in the dated policies matching each spec (as a drop_policy filter does);
+    a spec that changes nothing is an error."""
     if not isinstance(specs, list):
         raise InputError(path, where, "must be an array of tables, each with kind, field and factor")
     out = copy.deepcopy(policies)
@@ -334,23 +339,12 @@ def _scale_policies(path, where, policies: list, specs) -> list:
         f = s["factor"]
         if isinstance(f, bool) or not isinstance(f, (int, float)) or f < 0:
             raise InputError(path, f"{w}.factor", f"must be a non-negative number, not {f!r}")
-        lo = parse_date(s["from"], path, f"{w}.from") if "from" in s else dt.date.min
-        hi = parse_date(s["until"], path, f"{w}.until") if "until" in s else dt.date.max
-        n = 0
-        for p in out:
-            if not isinstance(p, dict) or p.get("kind") != s["kind"] or not isinstance(p.get(s["field"]), (int, float)):
-                continue
-            if any(k in s and not fnmatch.fnmatchcase(str(p.get(k, "")), s[k]) for k in ("segment", "office")):
-                continue
-            try:
-                d = parse_date(p.get("date"), path, w)
-            except InputError:
-                continue
-            if lo <= d <= hi:
-                p[s["field"]] = p[s["field"]] * f
-                n += 1
-        if n == 0:
+        hit = _matcher(path, w, s)
+        scaled = [p for p in out if hit(p) and isinstance(p.get(s["field"]), (int, float))]
+        if not scaled:
             raise InputError(path, w, f"matches no baseline policy with a {s['field']!r} to scale ({s})")
+        for p in scaled:
+            p[s["field"]] = p[s["field"]] * f
     return out
 
 

@@ -44,7 +44,7 @@ SERIES = ("darien_crossings", "smo_registrations", "smo_relocations", "deaths")
 MEASURES_VERSION = 1  # bump when an output's definition changes: finished runs are then run again
 
 
-def task_key(task, outputs) -> str:
+def task_key(task) -> str:
     from abm.outputs import inputs_hash
 
     blob = json.dumps({"inputs": inputs_hash(task.scenario), "window": [d.isoformat() for d in task.window],

@@ -104,8 +104,7 @@ def series(results: list[dict]) -> pd.DataFrame:
     """The weekly series of every run, long: variant, replicate, draw, date, metric, value."""
     frames = []
     for r in results:
-        s = r["series"]
-        df = pd.DataFrame({k: v for k, v in s.items()}).melt(id_vars="date", var_name="metric")
+        df = pd.DataFrame(r["series"]).melt(id_vars="date", var_name="metric")
         df.insert(0, "draw", r["draw"])
         df.insert(0, "replicate", r["replicate"])
         df.insert(0, "variant", r["variant"])

@@ -23,12 +23,12 @@ from abm import __version__
 from abm.errors import InputError
 from abm.outputs import git_commit, write_text_atomic
 from abm.scenario import load_scenario
+from calibration.abc import BASELINE
 
 from .design import Task
 from .measures import task_key
 from .runner import execute
 
-BASELINE = Path(__file__).parent / "baseline.toml"
 HEADLINE = ("darien_crossings", "deaths", "smo_registrations", "smo_arrivals", "wait_mean_days", "gave_up_share")
 LEVELS = 4  # Morris grid levels (SALib's default)
 
@@ -69,7 +69,7 @@ def tasks_of(method: str, X: np.ndarray, prob: dict, log: dict, scale: float, se
         sc = load_scenario(BASELINE, overrides=overrides_of(natural(row, prob, log)) + ["run.use_posterior=false"],
                            scale=scale, seed=seed)
         t = Task(method, i, -1, seed, sc, (sc.start, sc.end))
-        t.key = task_key(t, HEADLINE)
+        t.key = task_key(t)
         out.append(t)
     return out
 
