@@ -380,3 +380,22 @@ def build_network(people, params: dict, rng: np.random.Generator) -> sp.csr_matr
         _bridges(nat, place, b_nat, ties, rng)
         _bridges(place, nat, b_place, ties, rng)
     return _to_csr(ties, n)
+
+
+def neighbourhood(adj: sp.csr_matrix, ego: int, size: int) -> np.ndarray:
+    """Up to `size` people around `ego`: ego first, then contacts, then contacts of contacts (breadth-first,
+    each ring in index order, so the same network gives the same sample). For showing word of mouth at work
+    on a readable number of nodes; no randomness is drawn."""
+    if not (0 <= ego < adj.shape[0]):
+        raise ValueError(f"no person {ego} in a network of {adj.shape[0]}")
+    seen = np.zeros(adj.shape[0], dtype=bool)
+    seen[ego] = True
+    order, ring = [np.array([ego])], np.array([ego])
+    left = size - 1
+    while left > 0 and len(ring):
+        nxt = np.unique(np.concatenate([adj.indices[adj.indptr[i]:adj.indptr[i + 1]] for i in ring]))
+        nxt = nxt[~seen[nxt]][:left]
+        seen[nxt] = True
+        order.append(nxt)
+        ring, left = nxt, left - len(nxt)
+    return np.concatenate(order).astype(np.int64)

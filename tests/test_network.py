@@ -191,3 +191,31 @@ def test_small_random_populations_give_valid_matrices(sizes, degree, clustering,
     g, n_, p = people.group, people.nat, people.place
     ok = (g[rows] == g[cols]) | ((n_[rows] == n_[cols]) & (p[rows] != p[cols])) | ((p[rows] == p[cols]) & (n_[rows] != n_[cols]))
     assert ok.all()
+
+
+@given(st.integers(0, 10_000), st.integers(1, 120), st.integers(0, 2**31 - 1))
+@settings(max_examples=30, deadline=None)
+def test_neighbourhood_is_a_breadth_first_sample(ego_seed, size, seed):
+    """The dashboard's network view: ego first, each later person tied to someone sampled before them (so the
+    sample is connected), no one twice, at most `size`, and as many as the ego's component allows."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    from agents.network import neighbourhood
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    a = sp.random(n, n, density=0.01, random_state=rng, format="csr")
+    adj = ((a + a.T) > 0).astype(np.float32).tocsr()
+    adj.setdiag(0)
+    adj.eliminate_zeros()
+    ego = ego_seed % n
+    nodes = neighbourhood(adj, ego, size)
+    assert nodes[0] == ego and len(set(nodes.tolist())) == len(nodes) <= size
+    for k in range(1, len(nodes)):
+        assert adj[nodes[k], nodes[:k]].sum() > 0
+    _, comp = connected_components(adj, directed=False)
+    assert len(nodes) == min(size, int((comp == comp[ego]).sum()))
+    assert np.array_equal(nodes, neighbourhood(adj, ego, size))  # no randomness drawn
+    with pytest.raises(ValueError):
+        neighbourhood(adj, n, size)
