@@ -6,22 +6,29 @@ in people and redraw as the model steps.
 """
 from __future__ import annotations
 
+import datetime as dt
+import os
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
+import pandas as pd
+import markdown
+import matplotlib.dates as mdates
 import solara
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
-
-import os
-
-import pandas as pd
 
 from abm.figures import _policy_lines
 from abm.model import SafeMobilityModel
 from abm.scenario import read_scenario_data, scenario_from_data
+from agents.network import neighbourhood
+from agents.states import SmoStage, State
+from experiments.compare import Comparison, Setting, compare, settings_for
 from experiments.design import _drop
+from experiments.measures import describe
 
 BASELINE = Path(__file__).resolve().parents[1] / "experiments" / "baseline.toml"
 
@@ -77,17 +84,18 @@ DEFAULTS = _baseline_defaults()
 
 
 class DashboardModel(SafeMobilityModel):
-    """The baseline model, made from the page's controls (Mesa re-creates it when a control moves)."""
+    """The baseline model, made from the page's controls (Mesa makes it again, with the controls' values, on Reset)."""
 
     def __init__(self, scale=0.002, seed=1, tolerated_wait_days=DEFAULTS["tolerated_wait_days"], capacity_factor=1.0,
                  presence_cutoff=True, regular_status_required=True, walk_in=False,
                  news_per_week=DEFAULTS["news_per_week"], parole=True, outreach=DEFAULTS["outreach"], closure="none"):
-        super().__init__(scenario(scale=scale, seed=int(seed), tolerated_wait_days=tolerated_wait_days,
-                                  capacity_factor=capacity_factor, presence_cutoff=presence_cutoff,
-                                  regular_status_required=regular_status_required, walk_in=walk_in,
-                                  news_per_week=news_per_week, parole=parole, outreach=outreach, closure=closure))
+        self.levers = dict(tolerated_wait_days=tolerated_wait_days, capacity_factor=capacity_factor,
+                           presence_cutoff=presence_cutoff, regular_status_required=regular_status_required,
+                           walk_in=walk_in, news_per_week=news_per_week, parole=parole, outreach=outreach, closure=closure)
+        super().__init__(scenario(scale=scale, seed=int(seed), **self.levers))
         while self.week < 0:  # the burn-in (unrecorded) runs at once: the page starts at the scenario's start
             self.step()
+        self.steps = 0  # Mesa's step count (the page's "Step:") counts weeks from the scenario's start
 
 
 MODEL_PARAMS = {
@@ -118,6 +126,19 @@ def weekly(model, metric: str, by_nationality: bool = False):
     return x.reshape(len(x), len(model.pack.nationalities), n_pl).sum(axis=2)
 
 
+def _md(text: str):
+    """Markdown as plain HTML: solara.Markdown would fetch KaTeX from a CDN on every page, which an offline
+    machine cannot reach (the page's own scripts come from solara-assets, installed with the project)."""
+    return solara.HTML(tag="div", unsafe_innerHTML=markdown.markdown(text, extensions=["extra"]), style="font-size: 14px")
+
+
+def _dates(ax):
+    """Short date labels that do not run into each other in a half-width chart."""
+    loc = mdates.AutoDateLocator(maxticks=7)
+    ax.xaxis.set_major_locator(loc)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+
+
 def _chart(model, lines, title: str, legend_size: int = 7):
     """One matplotlib chart of weekly series [(label, values)], policy dates marked (abm.figures)."""
     update_counter.get()
@@ -126,11 +147,34 @@ def _chart(model, lines, title: str, legend_size: int = 7):
     for label, y in lines:
         ax.plot([model.date_of(w) for w in range(len(y))], y, lw=1, label=label)
     _policy_lines(ax, model)
+    if lines and len(lines[0][1]) > 1:
+        _dates(ax)
     ax.set_title(title, fontsize=9)
     if lines:
         ax.legend(fontsize=legend_size, ncol=3 if len(lines) > 4 else 1)
     fig.tight_layout()
     return solara.FigureMatplotlib(fig)
+
+
+def describe_levers(levers: dict) -> list[str]:
+    """The controls' values in words (the sliders show theirs only while dragged)."""
+    return [f"tolerated wait {levers['tolerated_wait_days']} days",
+            f"processing capacity x{levers['capacity_factor']:g}",
+            "presence cut-off " + ("on" if levers["presence_cutoff"] else "off"),
+            "regular status " + ("required" if levers["regular_status_required"] else "not required"),
+            "walk-in registration " + ("on" if levers["walk_in"] else "off"),
+            f"case news {levers['news_per_week']:g} a week",
+            "parole " + ("on" if levers["parole"] else "off"),
+            f"outreach reach {levers['outreach']:g} a week",
+            "no closure" if levers["closure"] == "none" else f"offices and parole close on {levers['closure']}"]
+
+
+def SettingsCard(model):
+    """Where the run is and what it runs: the week, its date, and every control's value."""
+    update_counter.get()
+    return _md(f"**Week {model.week}: {model.date_of(model.week)}** ({model.people.n:,} agents, "
+               f"{model.weight:g} people each). The run's settings (a moved control takes effect on "
+               "Reset):\n\n" + "\n".join(f"- {s}" for s in describe_levers(model.levers)))
 
 
 def CrossingsChart(model):
@@ -151,6 +195,208 @@ def StocksChart(model):
     return _chart(model, lines, "Awareness and waiting (people)")
 
 
+
+# --- the network view: a sampled neighbourhood, coloured by what each person knows and does ---
+
+#: (label, colour) of each category in the network view, in order of precedence (abm/app.py `category`).
+CATEGORIES = [("not here", "#e6e6e6"), ("unaware of the SMO", "#9e9e9e"), ("aware of the SMO", "#9ecae1"),
+              ("knows its rules", "#3182bd"), ("registered with the SMO", "#74c476"), ("parole", "#756bb1"),
+              ("preparing or on the route", "#fd8d3c"), ("in the US", "#006d2c"), ("returned or dead", "#252525")]
+NEIGHBOURHOOD_SIZE = 60  # readable as a drawing: ego, their contacts and some of theirs
+
+
+def category(model, idx: np.ndarray) -> np.ndarray:
+    """Index into CATEGORIES of each person: what they do, else what they know of the office."""
+    p = model.people
+    st = p.state[idx]
+    cat = np.where(p.rules_smo[idx], 3, np.where(p.aware_smo[idx], 2, 1))
+    cat[p.smo_stage[idx] >= SmoStage.REGISTERED] = 4
+    cat[st == State.WAITING_SMO] = 4
+    cat[st == State.WAITING_PAROLE] = 5
+    cat[np.isin(st, (State.PREPARING, State.IN_TRANSIT, State.AT_BORDER))] = 6
+    cat[st == State.IN_US] = 7
+    cat[np.isin(st, (State.RETURNED, State.DEAD))] = 8
+    cat[st == State.NOT_ARRIVED] = 0
+    return cat
+
+
+def sample_neighbourhood(model, size: int = NEIGHBOURHOOD_SIZE) -> np.ndarray:
+    """A neighbourhood in the largest community living where an office works: around the present member whose
+    number of contacts is nearest that community's median (the first such, by index: no randomness drawn)."""
+    p = model.people
+    office_places = [model.pack.places.index(name) for name in model.pack.offices]
+    there = np.isin(p.place, office_places) & (p.state != State.NOT_ARRIVED)
+    if not there.any():
+        there = p.state != State.NOT_ARRIVED
+    cells, counts = np.unique(p.cell[there], return_counts=True)
+    members = np.flatnonzero(there & (p.cell == cells[np.argmax(counts)]))
+    deg = np.diff(model.adj.indptr)[members]
+    ego = members[np.argmin(np.abs(deg - np.median(deg)))]
+    return neighbourhood(model.adj, int(ego), size)
+
+
+def _layout(model):
+    """The sampled people, their ties and a spring layout; made once per model (the network does not change)."""
+    if getattr(model, "_neighbourhood", None) is None:
+        nodes = sample_neighbourhood(model)
+        g = nx.from_scipy_sparse_array(model.adj[nodes][:, nodes])
+        model._neighbourhood = (nodes, g, nx.spring_layout(g, seed=1))  # layout seed: drawing only, not the model's
+    return model._neighbourhood
+
+
+def NetworkView(model):
+    """Awareness spreading through one neighbourhood: nodes coloured by category, counted in the legend."""
+    update_counter.get()
+    return solara.FigureMatplotlib(network_figure(model))
+
+
+def network_figure(model) -> Figure:
+    nodes, g, pos = _layout(model)
+    cat = category(model, nodes)
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    nx.draw_networkx_edges(g, pos, ax=ax, width=0.4, alpha=0.4)
+    colours = [CATEGORIES[c][1] for c in cat]
+    nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colours, node_size=[120 if i == 0 else 45 for i in range(len(nodes))],
+                           edgecolors="black", linewidths=[1.5 if i == 0 else 0.3 for i in range(len(nodes))])
+    counts = np.bincount(cat, minlength=len(CATEGORIES))
+    handles = [Line2D([], [], marker="o", ls="", color=c, markeredgecolor="black", label=f"{lab} ({counts[k]})")
+               for k, (lab, c) in enumerate(CATEGORIES) if counts[k]]
+    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    nat = model.pack.nationalities[model.people.nat[nodes[0]]]
+    place = model.pack.places[model.people.place[nodes[0]]]
+    fig.suptitle(f"Word of mouth near a person from {nat} living in {place} (circled): {len(nodes)} people,\n"
+                 f"week of {model.date_of(max(model.week, 0))}", fontsize=9)
+    ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+
+# --- the comparison view: two settings side by side (experiments/compare.py) ---
+
+CONTROLS = "the Model tab's controls"
+COMPARE_SEEDS = 5  # default pairs: a few seconds at the page's scale, enough for a rough 90% interval
+
+
+def compare_settings(levers: dict) -> dict:
+    """label -> Setting: the Model tab's controls, then the baseline, scenario files and experiment variants."""
+    own = Setting(CONTROLS, lambda seed, scale: scenario(**{**levers, "seed": seed, "scale": scale}))
+    return {s.label: s for s in [own] + settings_for(BASELINE)}
+
+
+@solara.lab.task
+def comparison_task(a, b, seeds, scale):
+    return compare(a, b, seeds, scale, progress=lambda f: setattr(comparison_task, "progress", 100 * f))
+
+
+def _num(x: float, unit: str) -> str:
+    """Compact: a share to 2 decimals, days whole, people in k or M to 3 figures (a run at an interactive scale
+    is no more precise than that)."""
+    if unit == "share":
+        return f"{x:.2f}"
+    if unit != "people" or abs(x) < 1000:
+        return f"{x:,.0f}"
+    return f"{x / 1e6:.3g}M" if abs(x) >= 1e6 else f"{x / 1e3:.3g}k"
+
+
+def _interval(med, lo, hi, unit, bounds=True):
+    if np.isnan(med):
+        return "n/a"
+    return f"{_num(med, unit)} [{_num(lo, unit)}, {_num(hi, unit)}]" if bounds else _num(med, unit)
+
+
+def _shown(c: Comparison) -> pd.DataFrame:
+    """Outcomes that are not zero under both settings (interceptions at sea are, in the Americas)."""
+    t = c.table
+    return t[~((t.baseline_hi == 0) & (t.baseline_lo == 0) & (t.variant_hi == 0) & (t.variant_lo == 0))]
+
+
+def difference_table(c: Comparison) -> pd.DataFrame:
+    """B's effect against A for each outcome: median and 90% interval of the paired differences over seeds."""
+    t = _shown(c)
+    return pd.DataFrame({"effect of B": t.effect, "unit": t.unit,
+                         "median [90% interval]": [_interval(r.effect_median, r.effect_lo, r.effect_hi, r.unit)
+                                                   for r in t.itertuples()],
+                         "pairs": t.pairs}).reset_index(drop=True)
+
+
+def levels_table(c: Comparison) -> pd.DataFrame:
+    """Each outcome under A and under B: medians over seeds."""
+    t = _shown(c)
+    return pd.DataFrame({"outcome": [describe(o, c.crossings)[0] for o in t.output], "unit": t.unit,
+                         "A": [_interval(r.baseline_median, 0, 0, r.unit, False) for r in t.itertuples()],
+                         "B": [_interval(r.variant_median, 0, 0, r.unit, False) for r in t.itertuples()]}).reset_index(drop=True)
+
+
+def comparison_figure(c: Comparison, side: str) -> Figure:
+    """One setting's weekly series, median and 90% band over seeds, on the same axes limits as the other's."""
+    fig = Figure(figsize=(6, 3.2))
+    ax = fig.subplots()
+    dates = [dt.date.fromisoformat(d) for d in c.dates]
+    top = max(float(np.quantile(c.series[s][k], 0.95, axis=0).max()) for s in ("a", "b") for k in c.series[s])
+    for k, label in (("darien_crossings", "crossings"), ("smo_registrations", "SMO registrations")):
+        x = c.series[side][k]
+        lo, med, hi = np.quantile(x, [0.05, 0.5, 0.95], axis=0)
+        ax.plot(dates, med, lw=1, label=label)
+        ax.fill_between(dates, lo, hi, alpha=0.25)
+    ax.set_ylim(0, top * 1.05 if top > 0 else 1)
+    ax.set_title(f"{side.upper()}: {c.a if side == 'a' else c.b} (people per week)", fontsize=9)
+    ax.legend(fontsize=7)
+    _dates(ax)
+    fig.tight_layout()
+    return fig
+
+
+@solara.component
+def CompareView(levers: dict, scale: float):
+    """Pick two settings, run them on the same seeds, and read the difference in headline outcomes."""
+    options = solara.use_memo(lambda: compare_settings(levers), [tuple(sorted(levers.items()))])
+    labels = list(options)
+    a, set_a = solara.use_state("baseline")
+    b, set_b = solara.use_state(CONTROLS)
+    seeds, set_seeds = solara.use_state(COMPARE_SEEDS)
+    _md(f"### Compare two settings\n\nTwo settings run on the same {seeds} seeds at {scale:g} agents per person. The table gives "
+        "each outcome over the weeks both runs cover, in people: median and 90% interval over seeds, "
+        "and the paired difference of B from A. Experiment variants run at the posterior's point "
+        "estimate; `smo-abm experiment` adds posterior draws.")
+    with solara.Columns([1, 1]):
+        solara.Select(label="A", values=labels, value=a, on_value=set_a)
+        solara.Select(label="B", values=labels, value=b, on_value=set_b)
+    solara.SliderInt(f"seeds: {seeds}", value=seeds, min=2, max=20, on_value=set_seeds)
+    solara.Button("Compare", color="primary", disabled=comparison_task.pending,
+                  on_click=lambda: comparison_task(options[a], options[b], range(1, seeds + 1), scale))
+    if comparison_task.pending:
+        solara.ProgressLinear(comparison_task.progress or True)
+    elif comparison_task.error:
+        solara.Error(f"{comparison_task.exception}")
+    c = comparison_task.latest
+    if c is not None:
+        _md(f"**A: {c.a}** against **B: {c.b}**, {c.window[0]} to {c.window[1]}, "
+            f"{len(c.seeds)} paired seeds.")
+        solara.DataFrame(difference_table(c), items_per_page=12)
+
+
+@solara.component
+def CompareResults():
+    """The two settings side by side: their outcomes, and their weekly series on the same axes."""
+    c = comparison_task.latest
+    if c is None:
+        _md("Choose two settings and press Compare: their outcomes and weekly series show here.")
+        return
+    solara.DataFrame(levels_table(c), items_per_page=12)
+    solara.FigureMatplotlib(comparison_figure(c, "a"))
+    solara.FigureMatplotlib(comparison_figure(c, "b"))
+
+
+def ComparePage(model):
+    return CompareView(model.levers, model.scale)
+
+
+def CompareResultsPage(model):
+    return CompareResults()
+
+
 def results_dir() -> Path:
     """Where finished experiments are (`smo-abm experiment` writes results/experiments/<name>/)."""
     return Path(os.environ.get("SMO_RESULTS", "results")) / "experiments"
@@ -166,15 +412,16 @@ def ExperimentView(root: Path | None = None):
     root = root or results_dir()
     names = finished_experiments(root)
     chosen, set_chosen = solara.use_state(names[0] if names else None)
+    _md("### Finished experiments")
     if not names:
-        solara.Markdown(f"No finished experiment in `{root}`: run `smo-abm experiment experiments/<file>.toml`.")
+        _md(f"No finished experiment in `{root}`: run `smo-abm experiment experiments/<file>.toml`.")
         return
     solara.Select(label="experiment", values=names, value=chosen, on_value=set_chosen)
     folder = root / chosen
     eff = pd.read_csv(folder / "effects.csv")
     cols = ["variant", "effect", "unit", "effect_median", "effect_lo", "effect_hi", "pairs"]
-    solara.Markdown(f"**{chosen}**: median and 90% interval of paired effects against the baseline "
-                    f"(`{folder / 'report.html'}` has the full report).")
+    _md(f"**{chosen}**: median and 90% interval of paired effects against the baseline "
+        f"(`{folder / 'report.html'}` has the full report).")
     solara.DataFrame(eff[cols].round(3), items_per_page=20)
     for fig in ("effects.png", "darien_crossings_difference.png"):
         if (folder / "figures" / fig).exists():
@@ -186,5 +433,7 @@ def ExperimentPage(model):
 
 
 model = solara.Reactive(DashboardModel())
-page = SolaraViz(model, components=[(CrossingsChart, 0), (PipelineChart, 0), (StocksChart, 0), (ExperimentPage, 1)],
+page = SolaraViz(model, components=[(SettingsCard, 0), (CrossingsChart, 0), (PipelineChart, 0), (StocksChart, 0), (NetworkView, 0),
+                             (ComparePage, 1), (CompareResultsPage, 1),
+                             (ExperimentPage, 2)],
                  model_params=MODEL_PARAMS, name="Safe Mobility ABM: the Americas baseline")

@@ -62,3 +62,71 @@ def test_experiment_view_without_results_says_how_to_make_them(tmp_path):
     assert not rc.find(DataTableWidget).widgets
     assert any("smo-abm experiment" in str(w.get_state()) for w in rc.find(v.VuetifyTemplate).widgets)
     rc.close()
+
+
+def test_network_view_shows_awareness_spreading_in_one_neighbourhood():
+    """The sampled neighbourhood is fixed for a model; its people are counted by category, and awareness of the
+    offices grows in it once they open (mid-2023) and their news spreads."""
+    import numpy as np
+
+    m = app.DashboardModel(seed=3)
+    nodes, g, pos = app._layout(m)
+    assert len(nodes) == app.NEIGHBOURHOOD_SIZE and g.number_of_nodes() == len(nodes) and len(pos) == len(nodes)
+    assert m.people.place[nodes[0]] in [m.pack.places.index(p) for p in m.pack.offices]
+    aware = lambda: int(np.isin(app.category(m, nodes), (2, 3, 4)).sum())
+    assert aware() == 0  # July 2022: no office open yet
+    while m.date_of(m.week).year < 2024 or m.date_of(m.week).month < 7:
+        m.step()
+    assert aware() >= 5, np.bincount(app.category(m, nodes), minlength=len(app.CATEGORIES))
+    assert app._layout(m)[0] is nodes
+    fig = app.network_figure(m)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    counts = np.bincount(app.category(m, nodes), minlength=len(app.CATEGORIES))
+    assert sum(int(lab.rsplit("(", 1)[1].rstrip(")")) for lab in labels) == len(nodes) == counts.sum()
+
+
+def test_category_follows_state_before_knowledge():
+    import numpy as np
+    from agents.states import State
+
+    m = app.DashboardModel()
+    p = m.people
+    idx = np.arange(p.n)
+    cat = app.category(m, idx)
+    assert (cat[p.state == State.NOT_ARRIVED] == 0).all()
+    assert (cat[p.state == State.PREPARING] == 6).all()
+    resident = p.state == State.INTEGRATING
+    assert (cat[resident & ~p.aware_smo & (p.smo_stage == 0)] == 1).all()
+
+
+def test_settings_card_names_the_runs_levers():
+    m = app.DashboardModel(parole=False, capacity_factor=2.0, closure="2024-01-01")
+    box, rc = solara.render(solara.Column(children=[app.SettingsCard(m)]), handle_error=False)
+    text = str([w.get_state() for w in rc.find(v.VuetifyTemplate).widgets])
+    for s in ("Week 0: 2022-07-01", "parole off", "processing capacity x2", "close on 2024-01-01"):
+        assert s in text
+    rc.close()
+
+
+def test_compare_view_runs_two_settings_and_shows_their_difference():
+    import time
+
+    m = app.DashboardModel(walk_in=True)
+    box, rc = solara.render(solara.Column(children=[app.CompareView(m.levers, m.scale), app.CompareResults()]),
+                            handle_error=False)
+    rc.find(v.Slider).widget.v_model = 2
+    rc.find(v.Btn, children=["Compare"]).widget.click()
+    deadline = time.monotonic() + 120
+    while app.comparison_task.pending and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert app.comparison_task.finished, app.comparison_task.exception
+    while len(rc.find(DataTableWidget).widgets) < 2 and time.monotonic() < deadline:  # redrawn from the task's thread
+        time.sleep(0.2)
+    diff, levels = rc.find(DataTableWidget).widgets
+    c = app.comparison_task.value
+    assert (c.a, c.b, c.seeds) == ("baseline", app.CONTROLS, [1, 2])
+    effect = {r["effect of B"]: r["median [90% interval]"] for r in diff.items}
+    assert "extra SMO registrations" in effect and "extra interceptions" not in effect  # zero in both: left out
+    assert {r["outcome"] for r in levels.items} >= {"Darien crossings", "SMO registrations"}
+    assert len(rc.find(ipywidgets.Image).widgets) == 2  # A's and B's weekly series, side by side
+    rc.close()
