@@ -1,10 +1,11 @@
 # The two commands of the README: `make run` (baseline into results/baseline/) and `make test`.
+# `make dashboard` serves the dashboard; `make test-browser` tests it in Debian's Chromium (installed if missing).
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-slow bench clean
+.PHONY: run test test-slow test-browser dashboard bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -22,6 +23,19 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+# Debian's chromium (Playwright drives it; its own browser download cannot reach this network). Needs root or sudo.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" -ne 0 ] && command -v sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+test-browser: $(STAMP) $(CHROMIUM)
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q -m browser
+
+dashboard: $(STAMP)
+	$(BIN)/smo-abm dashboard
 
 bench: $(STAMP)
 	$(BIN)/smo-abm bench

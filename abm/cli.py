@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -134,8 +135,9 @@ def dashboard_command(args) -> int:
         raise InputError("command line", "--port", f"not a port number: {args.port}")
     app = Path(__file__).with_name("app.py")
     print(f"dashboard: http://{args.host}:{args.port} (Ctrl-C stops it)")
+    env = {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false", **os.environ}  # solara reports usage unless told not to
     return subprocess.call([sys.executable, "-m", "solara", "run", str(app), "--port", str(args.port),
-                            "--host", args.host, "--production"])
+                            "--host", args.host, "--production"], env=env)
 
 
 def validate_command(args) -> int:
