@@ -58,7 +58,7 @@ def server(tmp_path_factory):
             os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
             pytest.fail(f"the dashboard did not start: {log.read_text()[-2000:]}")
         time.sleep(1)
-    yield url
+    yield url, log
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(20)
@@ -76,7 +76,7 @@ def page(server):
                                                    viewport={"width": 1600, "height": 1700})
         pg = ctx.new_page()
         pg.set_default_timeout(60_000)
-        pg.goto(server)
+        pg.goto(server[0])
         pg.get_by_role("button", name="Step").wait_for()
         yield pg
         ctx.close()
@@ -118,6 +118,7 @@ def test_a_control_and_a_run_change_the_charts(page):
     page.get_by_role("button", name="▶").click()  # Play, then pause after a year and a half
     _week(page, RUN_WEEKS)
     page.get_by_role("button", name="❚❚").click()
+    page.get_by_role("button", name="▶").wait_for()  # paused
     deadline = time.monotonic() + 30
     while chart.screenshot() == before:  # the chart redraws after the steps; wait for it, not a fixed time
         assert time.monotonic() < deadline, f"the crossings chart did not change after {RUN_WEEKS} weeks of run"
@@ -138,3 +139,13 @@ def test_the_comparison_view_runs_two_settings(page):
     assert effect.startswith("-"), f"without parole, parole arrivals should fall: {effect!r}"
     page.locator("img").nth(1).wait_for()  # both settings' charts
     page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+
+
+def test_the_page_fetched_nothing_from_a_cdn(server, page):
+    """Everything the page loaded came from the server and the venv (solara-assets): solara logs each URL it
+    could not fetch from the CDN, and this machine has no route to one."""
+    page.get_by_text("Week 0:").wait_for()
+    page.get_by_role("tab", name="Page 1").click()
+    page.get_by_role("button", name="Compare").wait_for()
+    log = server[1].read_text()
+    assert "Could not load URL" not in log, log[-2000:]
