@@ -37,10 +37,12 @@ CLOSURE_DATES = ["none", "2023-10-01", "2024-01-01", "2024-04-01", "2024-07-01",
 
 
 def scenario(scale=0.002, seed=1, tolerated_wait_days=None, capacity_factor=1.0, presence_cutoff=True,
-             regular_status_required=True, walk_in=False, news_per_week=None, parole=True, outreach=None,
-             closure="none"):
+             regular_status_required=True, walk_in=False, all_nationalities=False, news_per_week=None, parole=True,
+             outreach=None, closure="none"):
     """The baseline with the levers applied (None: keep the baseline's value). `outreach` is the weekly
-    reach of the baseline's outreach campaign; `closure` a date on which every office and parole close."""
+    reach of the baseline's outreach campaign; `closure` a date on which every office and parole close;
+    `all_nationalities`: every office takes every nationality from its opening, host nationals included,
+    and no nationality is withdrawn later (experiments/eligibility_expansion.toml's all_nationalities)."""
     data = read_scenario_data(BASELINE)
     base = scenario_from_data(data, BASELINE, scale=scale, seed=seed)
     offices = {}
@@ -50,6 +52,8 @@ def scenario(scale=0.002, seed=1, tolerated_wait_days=None, capacity_factor=1.0,
             o["presence_cutoff"] = bool(presence_cutoff)
         if cfg["regular_status_required"]:
             o["regular_status_required"] = bool(regular_status_required)
+        if all_nationalities:
+            o["host_nationals_eligible"] = True
         offices[name] = o
     data.setdefault("pack", {})["offices"] = offices
     if news_per_week is not None:
@@ -59,6 +63,11 @@ def scenario(scale=0.002, seed=1, tolerated_wait_days=None, capacity_factor=1.0,
     if not parole:
         data["policy"] = _drop(BASELINE, "parole", data.get("policy", []),
                                [{"kind": "parole_open"}, {"kind": "announce", "topic": "parole"}])
+    if all_nationalities:
+        data["policy"] = [p for p in data.get("policy", []) if not (p.get("kind") == "smo_nationalities" and "remove" in p)]
+        for p in data["policy"]:
+            if p.get("kind") == "smo_open":
+                p["nationalities"] = list(base.pack.nationalities)
     if outreach is not None:
         for p in data.get("policy", []):
             if p.get("kind") == "outreach":
@@ -87,11 +96,12 @@ class DashboardModel(SafeMobilityModel):
     """The baseline model, made from the page's controls (Mesa makes it again, with the controls' values, on Reset)."""
 
     def __init__(self, scale=0.002, seed=1, tolerated_wait_days=DEFAULTS["tolerated_wait_days"], capacity_factor=1.0,
-                 presence_cutoff=True, regular_status_required=True, walk_in=False,
+                 presence_cutoff=True, regular_status_required=True, walk_in=False, all_nationalities=False,
                  news_per_week=DEFAULTS["news_per_week"], parole=True, outreach=DEFAULTS["outreach"], closure="none"):
         self.levers = dict(tolerated_wait_days=tolerated_wait_days, capacity_factor=capacity_factor,
                            presence_cutoff=presence_cutoff, regular_status_required=regular_status_required,
-                           walk_in=walk_in, news_per_week=news_per_week, parole=parole, outreach=outreach, closure=closure)
+                           walk_in=walk_in, all_nationalities=all_nationalities, news_per_week=news_per_week,
+                           parole=parole, outreach=outreach, closure=closure)
         super().__init__(scenario(scale=scale, seed=int(seed), **self.levers))
         while self.week < 0:  # the burn-in (unrecorded) runs at once: the page starts at the scenario's start
             self.step()
@@ -106,6 +116,7 @@ MODEL_PARAMS = {
     "presence_cutoff": {"type": "Checkbox", "value": True, "label": "presence cut-off"},
     "regular_status_required": {"type": "Checkbox", "value": True, "label": "regular status required"},
     "walk_in": {"type": "Checkbox", "value": False, "label": "walk-in registration"},
+    "all_nationalities": {"type": "Checkbox", "value": False, "label": "every nationality eligible"},
     "news_per_week": {"type": "SliderFloat", "value": DEFAULTS["news_per_week"], "label": "case news per week", "min": 0.0, "max": 0.5, "step": 0.01},
     "parole": {"type": "Checkbox", "value": True, "label": "humanitarian parole"},
     "outreach": {"type": "SliderFloat", "value": DEFAULTS["outreach"], "label": "outreach from 2024 (weekly reach)", "min": 0.0,
@@ -163,6 +174,7 @@ def describe_levers(levers: dict) -> list[str]:
             "presence cut-off " + ("on" if levers["presence_cutoff"] else "off"),
             "regular status " + ("required" if levers["regular_status_required"] else "not required"),
             "walk-in registration " + ("on" if levers["walk_in"] else "off"),
+            "every nationality eligible" if levers["all_nationalities"] else "eligible nationalities as in the baseline",
             f"case news {levers['news_per_week']:g} a week",
             "parole " + ("on" if levers["parole"] else "off"),
             f"outreach reach {levers['outreach']:g} a week",

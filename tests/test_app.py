@@ -130,3 +130,22 @@ def test_compare_view_runs_two_settings_and_shows_their_difference():
     assert {r["outcome"] for r in levels.items} >= {"Darien crossings", "SMO registrations"}
     assert len(rc.find(ipywidgets.Image).widgets) == 2  # A's and B's weekly series, side by side
     rc.close()
+
+
+def test_every_nationality_lever_is_the_eligibility_experiments_variant():
+    """The control and experiments/eligibility_expansion.toml's all_nationalities are written differently (the
+    offices open to everyone; the variant adds everyone on the opening day): same seed, same run, same outputs."""
+    from pathlib import Path
+
+    from abm.model import SafeMobilityModel
+    from experiments.compare import settings_for
+    from experiments.measures import measure
+
+    variant = {s.label: s for s in settings_for(Path(app.BASELINE))}["eligibility_expansion: all_nationalities"]
+    outs = []
+    for sc in (app.scenario(all_nationalities=True, seed=2), variant.make(2, 0.002), app.scenario(seed=2)):
+        m = SafeMobilityModel(sc)
+        m.run()
+        outs.append(measure(m, (sc.start, sc.end))[0])
+    assert outs[0] == outs[1]
+    assert outs[0]["smo_registrations"] > outs[2]["smo_registrations"]  # and it is not the baseline
