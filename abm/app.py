@@ -312,10 +312,12 @@ def _num(x: float, unit: str) -> str:
     return f"{x / 1e6:.3g}M" if abs(x) >= 1e6 else f"{x / 1e3:.3g}k"
 
 
-def _interval(med, lo, hi, unit, bounds=True):
-    if np.isnan(med):
-        return "n/a"
-    return f"{_num(med, unit)} [{_num(lo, unit)}, {_num(hi, unit)}]" if bounds else _num(med, unit)
+def _median(med, unit) -> str:
+    return "n/a" if np.isnan(med) else _num(med, unit)
+
+
+def _interval(med, lo, hi, unit) -> str:
+    return "n/a" if np.isnan(med) else f"{_num(med, unit)} [{_num(lo, unit)}, {_num(hi, unit)}]"
 
 
 def _shown(c: Comparison) -> pd.DataFrame:
@@ -337,8 +339,8 @@ def levels_table(c: Comparison) -> pd.DataFrame:
     """Each outcome under A and under B: medians over seeds."""
     t = _shown(c)
     return pd.DataFrame({"outcome": [describe(o, c.crossings)[0] for o in t.output], "unit": t.unit,
-                         "A": [_interval(r.baseline_median, 0, 0, r.unit, False) for r in t.itertuples()],
-                         "B": [_interval(r.variant_median, 0, 0, r.unit, False) for r in t.itertuples()]}).reset_index(drop=True)
+                         "A": [_median(r.baseline_median, r.unit) for r in t.itertuples()],
+                         "B": [_median(r.variant_median, r.unit) for r in t.itertuples()]}).reset_index(drop=True)
 
 
 def comparison_figure(c: Comparison, side: str) -> Figure:
