@@ -100,8 +100,8 @@ class Sources:
         if k == 0:
             return np.empty(0, dtype=np.int64)
         pos = np.sort(m.rng.integers(0, total, k))  # sorted: the walk below moves forward through the ties
-        heard, died = kernels.ties_at(self.cum, self.ids, pos, m.adj.indptr, m.adj.indices, self.deg,
-                                      m.people.voice, self.topic, self._spent[:self.n])
+        heard, died = kernels.ties_at(self.cum, self.ids, pos, m.adj.indptr, m.adj.indices, m.people.voice,
+                                      self.topic, self._spent[:self.n])
         self.n_spent += died
         if self.n_spent > self.n // 4:
             self._compact()

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 # fork-safe threads (workqueue unless TBB is installed): ensembles fork worker processes after a run
 numba.config.THREADING_LAYER = "forksafe"
@@ -19,6 +22,28 @@ def one_thread():
     numba.set_num_threads(1)
 
 from agents.states import Intent, SmoStage, State, Status
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx):
+    """Ask the processor to start loading arr[idx] into cache (LLVM's prefetch: read, keep). Reading
+    people's records at random costs a cache miss each; issued a few items ahead, the misses overlap
+    instead of following one another."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+    return sig, codegen
+
+
+_AHEAD = 16  # items ahead at which loops over lists of people prefetch the records they will read
 
 #: columns of contacts_view: sums over a listener's contacts who can talk (arrived and alive)
 VIEW_COLS = ("talk", "aware_smo", "aware_parole", "rules_smo", "rules_parole", "fee", "expel",
@@ -65,13 +90,33 @@ def _sum_contacts(indptr, indices, voice, i):
     return talk, a_smo, a_par, r_smo, r_par, fee, expel, b_smo, b_par, b_wait, b_admit, waiting, reg
 
 
-def _contacts_view(indptr, indices, ids, voice):
-    """out[r] = _sum_contacts of ids[r]."""
+@numba.njit(cache=True, nogil=True, inline="always")
+def _prefetch_contacts(indptr, indices, voice, ids, r, hi):
+    """Start loading the records of listener ids[r] and of their contacts, if r < hi: issued one listener
+    ahead, the next listener's cache misses overlap with the sums of this one's (at full scale, 20% less
+    time a tie; one listener ahead did better than two or four)."""
+    if r < hi:
+        i = ids[r]
+        prefetch(voice, i)
+        for k in range(indptr[i], indptr[i + 1]):
+            prefetch(voice, indices[k])
+
+
+def _chunks(n: int, parallel: bool) -> np.ndarray:
+    """Bounds of the contiguous blocks of 0..n-1 that the threads take, one each."""
+    t = numba.get_num_threads() if parallel else 1
+    return np.array([n * c // t for c in range(t + 1)], dtype=np.int64)
+
+
+def _contacts_view(indptr, indices, ids, voice, cuts):
+    """out[r] = _sum_contacts of ids[r] (cuts: the threads' blocks of rows)."""
     out = np.empty((ids.shape[0], 13), dtype=np.float64)
-    for r in numba.prange(ids.shape[0]):
-        t = _sum_contacts(indptr, indices, voice, ids[r])
-        for c in range(13):
-            out[r, c] = t[c]
+    for c in numba.prange(cuts.shape[0] - 1):
+        for r in range(cuts[c], cuts[c + 1]):
+            _prefetch_contacts(indptr, indices, voice, ids, r + 1, cuts[c + 1])
+            t = _sum_contacts(indptr, indices, voice, ids[r])
+            for j in range(13):
+                out[r, j] = t[j]
     return out
 
 
@@ -81,56 +126,25 @@ _view_serial = numba.njit(cache=True, nogil=True)(_contacts_view)
 
 def contacts_view(indptr, indices, ids, voice):
     # waking the second thread costs more than a few hundred listeners (the per-agent step asks for one)
-    view = _view_parallel if len(ids) > 2000 else _view_serial
-    return view(indptr, indices, ids, voice)
+    parallel = len(ids) > 2000
+    view = _view_parallel if parallel else _view_serial
+    return view(indptr, indices, ids, voice, _chunks(len(ids), parallel))
 
 
 _RESIDENT_LO, _RESIDENT_HI = int(State.INTEGRATING), int(State.PREPARING)
 
 
-def _catch_up(indptr, indices, ids, voice, belief_week, us_tie, nat, admit_rate, week, mix, dw):
+def _catch_up(indptr, indices, ids, voice, belief_week, us_tie, nat, admit_rate, week, mix, dw, cuts):
     """abm.information.catch_up for the residents among ids whose beliefs are behind `week`, in two
-    phases so that every listener reads their contacts' beliefs as they were before anyone moved."""
+    phases so that every listener reads their contacts' beliefs as they were before anyone moved
+    (cuts: the threads' blocks of listeners)."""
     n = ids.shape[0]
     new = np.empty((n, 4), dtype=np.float64)
     go = np.zeros(n, dtype=np.bool_)
-    for r in numba.prange(n):
-        i = ids[r]
-        me = voice[i]
-        if me.state < _RESIDENT_LO or me.state > _RESIDENT_HI or belief_week[i] > week:
-            continue
-        go[r] = True
-        sums = _sum_contacts(indptr, indices, voice, i)
-        talk, a_smo, a_par, b_smo, b_par, b_admit, waiting, reg = (sums[0], sums[1], sums[2], sums[7], sums[8],
-                                                                   sums[10], sums[11], sums[12])
-        steps = week + 1 - belief_week[i]
-        left = (1.0 - mix) ** steps  # share of the gap left after `steps` weekly steps
-        x = me.b_smo
-        if me.aware_smo and a_smo > 0:
-            t = b_smo / a_smo
-            x = t + left * (x - t)
-        new[r, 0] = x
-        x = me.b_parole
-        if me.aware_parole and a_par > 0:
-            t = b_par / a_par
-            x = t + left * (x - t)
-        new[r, 1] = x
-        x = me.b_wait
-        if me.aware_smo and waiting > 0:
-            t = week - reg / waiting
-            x = t + left * (x - t)
-        new[r, 2] = x
-        # the border: one week takes b to (1 - dw) [(1 - mix) b + mix T] + dw r, i.e. b -> a b + c
-        rate = admit_rate[nat[i]]
-        dia = us_tie[i] and not np.isnan(rate) and dw > 0
-        keep = 1.0 - dw if dia else 1.0
-        a = (1.0 - mix if talk > 0 else 1.0) * keep
-        c = keep * (mix * b_admit / talk if talk > 0 else 0.0) + (dw * rate if dia else 0.0)
-        x = me.b_admit
-        if a < 1.0:
-            fixed = c / (1.0 - a)
-            x = fixed + a ** steps * (x - fixed)
-        new[r, 3] = x
+    for q in numba.prange(cuts.shape[0] - 1):
+        for r in range(cuts[q], cuts[q + 1]):
+            _prefetch_contacts(indptr, indices, voice, ids, r + 1, cuts[q + 1])
+            _catch_up_one(indptr, indices, ids, voice, belief_week, us_tie, nat, admit_rate, week, mix, dw, new, go, r)
     for r in range(n):
         if go[r]:
             i = ids[r]
@@ -141,13 +155,55 @@ def _catch_up(indptr, indices, ids, voice, belief_week, us_tie, nat, admit_rate,
             belief_week[i] = week + 1
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _catch_up_one(indptr, indices, ids, voice, belief_week, us_tie, nat, admit_rate, week, mix, dw, new, go, r):
+    """Listener ids[r]'s caught-up beliefs, in new[r] (go[r]: they had some to catch up)."""
+    i = ids[r]
+    me = voice[i]
+    if me.state < _RESIDENT_LO or me.state > _RESIDENT_HI or belief_week[i] > week:
+        return
+    go[r] = True
+    sums = _sum_contacts(indptr, indices, voice, i)
+    talk, a_smo, a_par, b_smo, b_par, b_admit, waiting, reg = (sums[0], sums[1], sums[2], sums[7], sums[8],
+                                                               sums[10], sums[11], sums[12])
+    steps = week + 1 - belief_week[i]
+    left = (1.0 - mix) ** steps  # share of the gap left after `steps` weekly steps
+    x = me.b_smo
+    if me.aware_smo and a_smo > 0:
+        t = b_smo / a_smo
+        x = t + left * (x - t)
+    new[r, 0] = x
+    x = me.b_parole
+    if me.aware_parole and a_par > 0:
+        t = b_par / a_par
+        x = t + left * (x - t)
+    new[r, 1] = x
+    x = me.b_wait
+    if me.aware_smo and waiting > 0:
+        t = week - reg / waiting
+        x = t + left * (x - t)
+    new[r, 2] = x
+    # the border: one week takes b to (1 - dw) [(1 - mix) b + mix T] + dw r, i.e. b -> a b + c
+    rate = admit_rate[nat[i]]
+    dia = us_tie[i] and not np.isnan(rate) and dw > 0
+    keep = 1.0 - dw if dia else 1.0
+    a = (1.0 - mix if talk > 0 else 1.0) * keep
+    c = keep * (mix * b_admit / talk if talk > 0 else 0.0) + (dw * rate if dia else 0.0)
+    x = me.b_admit
+    if a < 1.0:
+        fixed = c / (1.0 - a)
+        x = fixed + a ** steps * (x - fixed)
+    new[r, 3] = x
+
+
 _catch_up_parallel = numba.njit(parallel=True, cache=True, nogil=True)(_catch_up)
 _catch_up_serial = numba.njit(cache=True, nogil=True)(_catch_up)
 
 
 def catch_up(indptr, indices, ids, voice, belief_week, us_tie, nat, admit_rate, week, mix, dw):
-    f = _catch_up_parallel if len(ids) > 2000 else _catch_up_serial
-    f(indptr, indices, ids, voice, belief_week, us_tie, nat, admit_rate, week, mix, dw)
+    parallel = len(ids) > 2000
+    f = _catch_up_parallel if parallel else _catch_up_serial
+    f(indptr, indices, ids, voice, belief_week, us_tie, nat, admit_rate, week, mix, dw, _chunks(len(ids), parallel))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -157,7 +213,13 @@ def tally_contacts(indptr, indices, ids, kinds, counts, mark):
     left True for those returned; the caller resets it and counts)."""
     out = np.empty(64, dtype=np.int64)
     n = 0
+    flat = counts.reshape(counts.size)
     for r in range(ids.shape[0]):
+        if r + 1 < ids.shape[0]:   # the next event's contacts, while this one's are counted
+            nxt = ids[r + 1]
+            for k in range(indptr[nxt], indptr[nxt + 1]):
+                prefetch(flat, indices[k] * counts.shape[1])
+                prefetch(mark, indices[k])
         i, kind = ids[r], kinds[r]
         for k in range(indptr[i], indptr[i + 1]):
             j = indices[k]
@@ -183,13 +245,20 @@ def hear_outcomes(indptr, indices, ids, kinds, counts, mark, voice, b_risk, eta,
     heard = tally_contacts(indptr, indices, ids, kinds, counts, mark)
     n = 0
     h = np.empty(8)
+    flat = counts.reshape(counts.size)
     for r in range(heard.shape[0]):
+        if r + _AHEAD < heard.shape[0]:
+            ahead = heard[r + _AHEAD]
+            prefetch(voice, ahead)
+            prefetch(b_risk, ahead)
+            prefetch(flat, ahead * counts.shape[1])
         j = heard[r]
         v = voice[j]
         if v.state >= _RESIDENT_LO and v.state <= _RESIDENT_HI:
             n += 1
             for s in range(8):
-                h[s] = 1.0 - (1.0 - eta) ** counts[j, s]
+                c = counts[j, s]
+                h[s] = 1.0 - (1.0 - eta) ** c if c else 0.0
             v.b_smo = min(1.0, max(0.0, v.b_smo + h[0] * (1 - v.b_smo) - h[1] * v.b_smo))
             v.b_parole = min(1.0, max(0.0, v.b_parole + h[2] * (1 - v.b_parole) - h[3] * v.b_parole))
             v.b_admit = min(1.0, max(0.0, v.b_admit + h[4] * (1 - v.b_admit) - h[5] * v.b_admit))
@@ -217,41 +286,94 @@ def _can_learn(v, topic):
     return not v.rules_parole
 
 
-@numba.njit(cache=True, nogil=True)
-def ties_at(cum, ids, pos, indptr, indices, deg, voice, topic, spent):
+def _ties_at(cum, ids, pos, indptr, indices, voice, topic, spent, cuts):
+    """ties_at, on chunks of events cut between sources (cuts), one chunk per task. Each chunk takes
+    four passes, so that every pass reads one thing at random per event and the misses overlap: the
+    events' sources (a forward gallop through cum), the ties (dead sources skipped and marked spent),
+    the contacts at their ends, and whether those may still learn. Returns the contacts, packed at the
+    front of each chunk, and counts per chunk."""
+    m, nchunk = pos.shape[0], cuts.shape[0] - 1
+    at = np.empty(m, dtype=np.int64)   # per event: its source, then its tie, then the contact; -1 if none
+    kept = np.zeros(nchunk, dtype=np.int64)
+    died = np.zeros(nchunk, dtype=np.int64)
+    last = cum.shape[0] - 1
+    for c in numba.prange(nchunk):
+        lo, hi = cuts[c], cuts[c + 1]
+        if lo >= hi:
+            continue
+        s = np.searchsorted(cum, pos[lo], side="right")
+        for r in range(lo, hi):
+            # first s with cum[s] > pos[r]: gallop forward from the previous one, then bisect
+            step = 1
+            top = s
+            while top < last and cum[top] <= pos[r]:
+                s = top + 1
+                top = min(top + step, last)
+                step *= 2
+            b = s
+            while b < top:
+                mid = (b + top) // 2
+                if cum[mid] <= pos[r]:
+                    b = mid + 1
+                else:
+                    top = mid
+            s = b
+            at[r] = s
+        for r in range(lo, hi):
+            if r + _AHEAD < hi:
+                ahead = ids[at[r + _AHEAD]]
+                prefetch(voice, ahead)
+                prefetch(indptr, ahead)
+            s = at[r]
+            if spent[s]:
+                at[r] = -1
+                continue
+            who = ids[s]
+            if voice[who].state == _DEAD:   # the dead say nothing more: drop the source
+                spent[s] = True
+                died[c] += 1
+                at[r] = -1
+                continue
+            at[r] = indptr[who] + pos[r] - (cum[s - 1] if s > 0 else 0)
+        for r in range(lo, hi):
+            if r + _AHEAD < hi and at[r + _AHEAD] >= 0:
+                prefetch(indices, at[r + _AHEAD])
+            if at[r] >= 0:
+                at[r] = indices[at[r]]
+        n = lo
+        for r in range(lo, hi):
+            if r + _AHEAD < hi and at[r + _AHEAD] >= 0:
+                prefetch(voice, at[r + _AHEAD])
+            j = at[r]
+            if j >= 0 and _can_learn(voice[j], topic):
+                at[n] = j
+                n += 1
+        kept[c] = n - lo
+    return at, kept, died
+
+
+_ties_at_parallel = numba.njit(parallel=True, cache=True, nogil=True)(_ties_at)
+_ties_at_serial = numba.njit(cache=True, nogil=True)(_ties_at)
+
+
+def ties_at(cum, ids, pos, indptr, indices, voice, topic, spent):
     """For sorted positions `pos` in the concatenated ties of people `ids` (cumulative tie counts `cum`),
     the contacts at the end of the ties who may still learn `topic`, and how many sources were newly
     found dead: they say nothing more and are marked spent (spent[s]; the caller drops them)."""
-    out = np.empty(pos.shape[0], dtype=np.int64)
-    n, s, last, died = 0, 0, cum.shape[0] - 1, 0
-    for r in range(pos.shape[0]):
-        # first s with cum[s] > pos[r]: gallop forward from the previous one, then bisect
-        step = 1
-        hi = s
-        while hi < last and cum[hi] <= pos[r]:
-            s = hi + 1
-            hi = min(hi + step, last)
-            step *= 2
-        lo = s
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if cum[mid] <= pos[r]:
-                lo = mid + 1
-            else:
-                hi = mid
-        s = lo
-        if spent[s]:
-            continue
-        who = ids[s]
-        if voice[who].state == _DEAD:
-            spent[s] = True
-            died += 1
-            continue
-        j = indices[indptr[who] + pos[r] - (cum[s] - deg[who])]
-        if _can_learn(voice[j], topic):
-            out[n] = j
-            n += 1
-    return out[:n], died
+    m = pos.shape[0]
+    if m <= 4096:   # waking the second thread costs more than a few thousand events
+        cuts = np.array([0, m], dtype=np.int64)
+        at, kept, died = _ties_at_serial(cum, ids, pos, indptr, indices, voice, topic, spent, cuts)
+        return at[:kept[0]], int(died[0])
+    # four chunks (two per core, for balance), each cut at the start of a source's ties, so that no
+    # source's events fall in two chunks (a dead source is then counted once)
+    cuts = np.linspace(0, m, 5).astype(np.int64)
+    src = np.searchsorted(cum, pos[cuts[1:-1]], side="right")
+    start = np.where(src > 0, cum[np.maximum(src - 1, 0)], 0)
+    cuts[1:-1] = np.searchsorted(pos, start, side="left")
+    at, kept, died = _ties_at_parallel(cum, ids, pos, indptr, indices, voice, topic, spent, cuts)
+    out = np.concatenate([at[a:a + k] for a, k in zip(cuts[:-1], kept)])
+    return out, int(died.sum())
 
 
 @numba.njit(cache=True, nogil=True)

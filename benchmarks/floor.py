@@ -57,7 +57,7 @@ def cohort_ties_per_agent_week(scale: float, seed: int = 1) -> dict:
 
     def counting_cohort(model):
         ids = real(model)
-        counted["ties"] += int(deg[ids].sum())
+        counted["ties"] += int(deg[ids[information.resident(model, ids)]].sum())
         counted["weeks"] += 1
         return ids
 

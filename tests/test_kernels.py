@@ -177,3 +177,46 @@ def test_transmissions_reach_a_listener_with_chance_one_minus_q_to_the_k():
     want = 1 - (1 - p) ** ks
     se = np.sqrt(want * (1 - want) / trials)
     assert np.all(np.abs(hits / trials - want) < 5 * se), (hits / trials, want)
+
+
+@pytest.mark.parametrize("events", [300, 60_000])   # the serial path, and chunks on both threads
+def test_transmission_kernel_finds_the_ties_plain_numpy_finds(events):
+    """kernels.ties_at against numpy on a random network: each event's source (by position in the
+    concatenated ties), the contact at the end of the tie, kept if they may still learn; sources found
+    dead are marked spent and counted once however many of their events there are."""
+    from abm import kernels
+    rng = np.random.default_rng(5)
+    n = 3000
+    a = sp.random(n, n, density=0.004, random_state=6, format="csr")
+    adj = ((a + a.T) > 0).astype(np.float32).tocsr()
+    voice = np.zeros(n, dtype=VOICE)
+    voice["state"] = rng.choice([State.NOT_ARRIVED, State.INTEGRATING, State.PREPARING, State.DEAD, State.IN_US],
+                                n, p=[0.1, 0.6, 0.1, 0.1, 0.1])
+    voice["aware_smo"] = rng.random(n) < 0.5
+    deg = np.diff(adj.indptr).astype(np.int64)
+    ids = rng.permutation(n)[:1200]
+    ids = ids[deg[ids] > 0]
+    cum = np.cumsum(deg[ids])
+    spent = rng.random(len(ids)) < 0.05
+    pos = np.sort(rng.integers(0, cum[-1], events))
+    # the sources at the quartiles of the events are dead: with many events, their events fall on both
+    # sides of where the compiled loop splits the work between threads (they must count once)
+    quartiles = np.searchsorted(cum, pos[[events // 4, events // 2, 3 * events // 4]], side="right")
+    voice["state"][ids[quartiles]] = State.DEAD
+    spent[quartiles] = False
+    # numpy
+    s = np.searchsorted(cum, pos, side="right")
+    who = ids[s]
+    dead = voice["state"][who] == State.DEAD
+    live = ~spent[s] & ~dead
+    j = adj.indices[adj.indptr[who] + pos - (cum[s] - deg[who])][live]
+    st = voice["state"][j]
+    may = ((st == State.NOT_ARRIVED) | information.IS_RESIDENT[st]) & ~voice["aware_smo"][j]
+    want_spent = spent.copy()
+    want_spent[s[~spent[s] & dead]] = True
+    # compiled
+    got_spent = spent.copy()
+    got, died = kernels.ties_at(cum, ids.astype(np.int64), pos, adj.indptr, adj.indices, voice, 0, got_spent)
+    np.testing.assert_array_equal(got, j[may])
+    np.testing.assert_array_equal(got_spent, want_spent)
+    assert died == (want_spent & ~spent).sum() > 0
