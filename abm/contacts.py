@@ -45,14 +45,28 @@ def view(m, idx) -> np.ndarray:
 TOPIC_CODE = {"aware_smo": 0, "aware_parole": 1, "rules_smo": 2, "rules_parole": 3}
 
 
-class Sources:
-    """The people who talk about a topic, with the running total of their ties (grows by appending,
-    into buffers that double when full). Sources found dead by a transmission are dropped."""
+def silenced(n: int) -> np.ndarray:
+    """A bit per person, set when they die (`silence`): transmissions test it for each event's source. At
+    full scale it takes 1.8 MB and stays in cache, where the source's own record would be a miss."""
+    return np.zeros((n + 63) // 64, dtype=np.uint64)
 
-    def __init__(self, deg: np.ndarray, topic: str):
-        self.deg = deg
+
+def silence(bits: np.ndarray, idx: np.ndarray):
+    idx = np.asarray(idx, dtype=np.int64)
+    np.bitwise_or.at(bits, idx >> 6, np.left_shift(np.uint64(1), (idx & 63).astype(np.uint64)))
+
+
+class Sources:
+    """The people who talk about a topic, with where their ties start in the network (indptr) and the
+    running total of their ties (grows by appending, into buffers that double when full). Sources found
+    dead by a transmission are dropped."""
+
+    def __init__(self, indptr: np.ndarray, topic: str):
+        self.indptr = indptr
+        self.deg = np.diff(indptr).astype(np.int64)
         self.topic = TOPIC_CODE[topic]
-        self._ids = np.empty(1024, dtype=np.int64)
+        self._ids = np.empty(1024, dtype=np.int32)
+        self._start = np.empty(1024, dtype=indptr.dtype)
         self._cum = np.empty(1024, dtype=np.int64)
         self._spent = np.zeros(1024, dtype=bool)
         self.n = 0
@@ -73,10 +87,12 @@ class Sources:
         if self.n + k > len(self._ids):
             size = max(2 * len(self._ids), self.n + k)
             self._ids = np.resize(self._ids, size)
+            self._start = np.resize(self._start, size)
             self._cum = np.resize(self._cum, size)
             self._spent = np.resize(self._spent, size)
         base = self._cum[self.n - 1] if self.n else 0
         self._ids[self.n:self.n + k] = ids
+        self._start[self.n:self.n + k] = self.indptr[ids]
         self._cum[self.n:self.n + k] = base + np.cumsum(self.deg[ids])
         self._spent[self.n:self.n + k] = False
         self.n += k
@@ -86,6 +102,7 @@ class Sources:
         ids = self._ids[keep]
         self.n = len(ids)
         self._ids[:self.n] = ids
+        self._start[:self.n] = self._start[keep]
         self._cum[:self.n] = np.cumsum(self.deg[ids])
         self._spent[:self.n] = False
         self.n_spent = 0
@@ -100,8 +117,8 @@ class Sources:
         if k == 0:
             return np.empty(0, dtype=np.int64)
         pos = np.sort(m.rng.integers(0, total, k))  # sorted: the walk below moves forward through the ties
-        heard, died = kernels.ties_at(self.cum, self.ids, pos, m.adj.indptr, m.adj.indices, m.people.voice,
-                                      self.topic, self._spent[:self.n])
+        heard, died = kernels.ties_at(self.cum, self.ids, self._start[:self.n], pos, m.adj.indices, m.people.voice,
+                                      m.silenced, self.topic, self._spent[:self.n])
         self.n_spent += died
         if self.n_spent > self.n // 4:
             self._compact()

@@ -143,7 +143,10 @@ def _catch_up(indptr, indices, ids, voice, belief_week, us_tie, nat, admit_rate,
     go = np.zeros(n, dtype=np.bool_)
     for q in numba.prange(cuts.shape[0] - 1):
         for r in range(cuts[q], cuts[q + 1]):
-            _prefetch_contacts(indptr, indices, voice, ids, r + 1, cuts[q + 1])
+            nxt = r + 1   # the next listener's contacts, if they are to catch up (a resident, behind)
+            if nxt < cuts[q + 1] and _RESIDENT_LO <= voice[ids[nxt]].state <= _RESIDENT_HI \
+                    and belief_week[ids[nxt]] <= week:
+                _prefetch_contacts(indptr, indices, voice, ids, nxt, cuts[q + 1])
             _catch_up_one(indptr, indices, ids, voice, belief_week, us_tie, nat, admit_rate, week, mix, dw, new, go, r)
     for r in range(n):
         if go[r]:
@@ -286,12 +289,12 @@ def _can_learn(v, topic):
     return not v.rules_parole
 
 
-def _ties_at(cum, ids, pos, indptr, indices, voice, topic, spent, cuts):
+def _ties_at(cum, ids, start, pos, indices, voice, silenced, topic, spent, cuts):
     """ties_at, on chunks of events cut between sources (cuts), one chunk per task. Each chunk takes
-    four passes, so that every pass reads one thing at random per event and the misses overlap: the
-    events' sources (a forward gallop through cum), the ties (dead sources skipped and marked spent),
-    the contacts at their ends, and whether those may still learn. Returns the contacts, packed at the
-    front of each chunk, and counts per chunk."""
+    four passes, so that each pass has at most one cache miss per event and the misses overlap: the
+    events' sources (a forward gallop through cum), their ties (sources silenced by death skipped and
+    marked spent), the contacts at the ends of the ties, and whether those may still learn. Returns the
+    contacts, packed at the front of each chunk, and counts per chunk."""
     m, nchunk = pos.shape[0], cuts.shape[0] - 1
     at = np.empty(m, dtype=np.int64)   # per event: its source, then its tie, then the contact; -1 if none
     kept = np.zeros(nchunk, dtype=np.int64)
@@ -320,21 +323,17 @@ def _ties_at(cum, ids, pos, indptr, indices, voice, topic, spent, cuts):
             s = b
             at[r] = s
         for r in range(lo, hi):
-            if r + _AHEAD < hi:
-                ahead = ids[at[r + _AHEAD]]
-                prefetch(voice, ahead)
-                prefetch(indptr, ahead)
             s = at[r]
             if spent[s]:
                 at[r] = -1
                 continue
             who = ids[s]
-            if voice[who].state == _DEAD:   # the dead say nothing more: drop the source
+            if (silenced[who >> 6] >> (who & 63)) & 1:   # the dead say nothing more: drop the source
                 spent[s] = True
                 died[c] += 1
                 at[r] = -1
                 continue
-            at[r] = indptr[who] + pos[r] - (cum[s - 1] if s > 0 else 0)
+            at[r] = start[s] + pos[r] - (cum[s - 1] if s > 0 else 0)
         for r in range(lo, hi):
             if r + _AHEAD < hi and at[r + _AHEAD] >= 0:
                 prefetch(indices, at[r + _AHEAD])
@@ -356,22 +355,23 @@ _ties_at_parallel = numba.njit(parallel=True, cache=True, nogil=True)(_ties_at)
 _ties_at_serial = numba.njit(cache=True, nogil=True)(_ties_at)
 
 
-def ties_at(cum, ids, pos, indptr, indices, voice, topic, spent):
-    """For sorted positions `pos` in the concatenated ties of people `ids` (cumulative tie counts `cum`),
-    the contacts at the end of the ties who may still learn `topic`, and how many sources were newly
-    found dead: they say nothing more and are marked spent (spent[s]; the caller drops them)."""
+def ties_at(cum, ids, start, pos, indices, voice, silenced, topic, spent):
+    """For sorted positions `pos` in the concatenated ties of people `ids` (their ties start at `start` in
+    `indices`; cumulative tie counts `cum`), the contacts at the end of the ties who may still learn
+    `topic`, and how many sources were newly found dead (bit set in `silenced`): they say nothing more
+    and are marked spent (spent[s]; the caller drops them)."""
     m = pos.shape[0]
     if m <= 4096:   # waking the second thread costs more than a few thousand events
         cuts = np.array([0, m], dtype=np.int64)
-        at, kept, died = _ties_at_serial(cum, ids, pos, indptr, indices, voice, topic, spent, cuts)
+        at, kept, died = _ties_at_serial(cum, ids, start, pos, indices, voice, silenced, topic, spent, cuts)
         return at[:kept[0]], int(died[0])
     # four chunks (two per core, for balance), each cut at the start of a source's ties, so that no
     # source's events fall in two chunks (a dead source is then counted once)
     cuts = np.linspace(0, m, 5).astype(np.int64)
     src = np.searchsorted(cum, pos[cuts[1:-1]], side="right")
-    start = np.where(src > 0, cum[np.maximum(src - 1, 0)], 0)
-    cuts[1:-1] = np.searchsorted(pos, start, side="left")
-    at, kept, died = _ties_at_parallel(cum, ids, pos, indptr, indices, voice, topic, spent, cuts)
+    first = np.where(src > 0, cum[np.maximum(src - 1, 0)], 0)
+    cuts[1:-1] = np.searchsorted(pos, first, side="left")
+    at, kept, died = _ties_at_parallel(cum, ids, start, pos, indices, voice, silenced, topic, spent, cuts)
     out = np.concatenate([at[a:a + k] for a, k in zip(cuts[:-1], kept)])
     return out, int(died.sum())
 
@@ -405,6 +405,15 @@ def logit_choice(ids, voice, status, b_risk, patience, smo_news, parole_week, in
     legal, w_belief, fee_pen, expel_pen, w_wait, g = prm[6], prm[7], prm[8], prm[9], prm[10], prm[11]
     out = np.empty(ids.shape[0], dtype=np.int64)
     for r in numba.prange(ids.shape[0]):
+        if r + _AHEAD < ids.shape[0]:   # the people deciding are scattered: one miss per array each
+            ahead = ids[r + _AHEAD]
+            prefetch(voice, ahead)
+            prefetch(status, ahead)
+            prefetch(b_risk, ahead)
+            prefetch(patience, ahead)
+            prefetch(smo_news, ahead)
+            prefetch(parole_week, ahead)
+            prefetch(intent, ahead)
         i = ids[r]
         v = voice[i]
         st = v.state

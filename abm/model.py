@@ -31,7 +31,7 @@ from agents.states import IS_RESIDENT, RESIDENT, ParoleStage, State
 
 from . import border, darien, decisions, information, parole, smo
 from .clocks import Clock
-from .contacts import Sources, unique_ids
+from .contacts import Sources, silence, silenced, unique_ids
 from .crn import Streams
 from .errors import InputError
 from .policy import Timeline
@@ -137,8 +137,9 @@ class SafeMobilityModel(mesa.Model):
         tie = np.flatnonzero(p.us_tie)
         self.us_tie_by_nat = {k: tie[p.nat[tie] == k] for k in range(len(self.pack.nationalities))}
         p.watch = self._state_changed
-        deg = np.diff(self.adj.indptr).astype(np.int64)
-        self.sources = {k: Sources(deg, k) for k in ("aware_smo", "aware_parole", "rules_smo", "rules_parole")}
+        self.silenced = silenced(p.n)
+        silence(self.silenced, np.flatnonzero(p.state == State.DEAD))
+        self.sources = {k: Sources(self.adj.indptr, k) for k in ("aware_smo", "aware_parole", "rules_smo", "rules_parole")}
         for k, src in self.sources.items():
             src.add(np.flatnonzero(getattr(p, k)))
         # per-person counters of last week's outcome signals, zero between weeks (abm.information)
@@ -158,6 +159,8 @@ class SafeMobilityModel(mesa.Model):
             self.registered_res += np.bincount(cell, weights=moved * p.ever_registered[idx], minlength=nc).astype(np.int64)
         if IS_ACTIVE[new]:
             self.activated.append(np.asarray(idx, dtype=np.int64))
+        if new == State.DEAD:
+            silence(self.silenced, idx)
 
     def count_aware_smo(self, idx):
         """Newly aware of the SMO: counted in the aware stock if resident."""

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 
 from abm import decisions, information
 from abm.clocks import NEVER, Clock
-from abm.contacts import C, Sources, view
+from abm.contacts import C, Sources, silence, silenced, view
 from abm.crn import _GOLDEN, Streams, _mix
 from abm.model import SafeMobilityModel
 from abm.scenario import load_scenario
@@ -167,7 +167,8 @@ def test_transmissions_reach_a_listener_with_chance_one_minus_q_to_the_k():
     m.people = M()
     m.people.voice = np.zeros(n, dtype=VOICE)
     m.people.voice["state"] = State.INTEGRATING
-    src = Sources(np.diff(adj.indptr).astype(np.int64), "aware_smo")
+    m.silenced = silenced(n)
+    src = Sources(adj.indptr, "aware_smo")
     src.add(np.arange(len(ks), n))
     p, trials = 0.1, 4000
     hits = np.zeros(len(ks))
@@ -183,7 +184,8 @@ def test_transmissions_reach_a_listener_with_chance_one_minus_q_to_the_k():
 def test_transmission_kernel_finds_the_ties_plain_numpy_finds(events):
     """kernels.ties_at against numpy on a random network: each event's source (by position in the
     concatenated ties), the contact at the end of the tie, kept if they may still learn; sources found
-    dead are marked spent and counted once however many of their events there are."""
+    dead (their bit set by contacts.silence) are marked spent and counted once however many of their
+    events there are."""
     from abm import kernels
     rng = np.random.default_rng(5)
     n = 3000
@@ -216,7 +218,10 @@ def test_transmission_kernel_finds_the_ties_plain_numpy_finds(events):
     want_spent[s[~spent[s] & dead]] = True
     # compiled
     got_spent = spent.copy()
-    got, died = kernels.ties_at(cum, ids.astype(np.int64), pos, adj.indptr, adj.indices, voice, 0, got_spent)
+    dead_bits = silenced(n)
+    silence(dead_bits, np.flatnonzero(voice["state"] == State.DEAD))
+    got, died = kernels.ties_at(cum, ids.astype(np.int32), adj.indptr[ids], pos, adj.indices, voice, dead_bits, 0,
+                                got_spent)
     np.testing.assert_array_equal(got, j[may])
     np.testing.assert_array_equal(got_spent, want_spent)
     assert died == (want_spent & ~spent).sum() > 0
