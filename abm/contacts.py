@@ -61,9 +61,9 @@ class Sources:
     running total of their ties (grows by appending, into buffers that double when full). Sources found
     dead by a transmission are dropped."""
 
-    def __init__(self, indptr: np.ndarray, topic: str):
+    def __init__(self, indptr: np.ndarray, deg: np.ndarray, topic: str):
         self.indptr = indptr
-        self.deg = np.diff(indptr).astype(np.int64)
+        self.deg = deg   # np.diff(indptr), shared by the topics (at full scale each copy is 117 MB)
         self.topic = TOPIC_CODE[topic]
         self._ids = np.empty(1024, dtype=np.int32)
         self._start = np.empty(1024, dtype=indptr.dtype)

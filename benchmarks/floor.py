@@ -11,8 +11,9 @@ faster step does, those reads remain. This measures:
    `--count-scale` (the cohort's residents' ties, summed every week; people prompted to decide read
    theirs again, not counted: this is a lower bound);
 2. at `--scale`, the construction time, and the cheapest possible read of those ties: one 4-byte
-   field of each contact's record, summed (no branches, no writes), over a cohort of residents, on
-   all threads, best of `--reps`; and the compiled catch-up itself over the same cohort.
+   field of each contact's record, summed (no branches, no writes; the next listener's contacts
+   prefetched, as the catch-up does), over a cohort of residents, on all threads, best of `--reps`;
+   and the compiled catch-up itself over the same cohort.
 
 floor = construction + ns per tie (cheapest read) x ties per agent-week x agents x weeks. Writes
 results/bench/floor.json and prints a summary.
@@ -38,14 +39,17 @@ BASELINE = ROOT / "experiments" / "baseline.toml"
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def read_one_field(indptr, indices, ids, voice, out):
-    """out[r] = sum of b_admit over the contacts of ids[r]: the least work that reads every contact."""
-    for r in numba.prange(ids.shape[0]):
-        i = ids[r]
-        x = 0.0
-        for k in range(indptr[i], indptr[i + 1]):
-            x += voice[indices[k]].b_admit
-        out[r] = x
+def read_one_field(indptr, indices, ids, voice, out, cuts):
+    """out[r] = sum of b_admit over the contacts of ids[r]: the least work that reads every contact, with
+    the next listener's contacts prefetched as the catch-up does (cuts: the threads' blocks)."""
+    for c in numba.prange(cuts.shape[0] - 1):
+        for r in range(cuts[c], cuts[c + 1]):
+            kernels._prefetch_contacts(indptr, indices, voice, ids, r + 1, cuts[c + 1])
+            i = ids[r]
+            x = 0.0
+            for k in range(indptr[i], indptr[i + 1]):
+                x += voice[indices[k]].b_admit
+            out[r] = x
 
 
 def cohort_ties_per_agent_week(scale: float, seed: int = 1) -> dict:
@@ -91,8 +95,9 @@ def read_costs(scale: float, reps: int, seed: int = 1) -> dict:
     ids = (ids * int(m.info["catch_up_weeks"])).astype(np.int64)
     ties = int((a.indptr[ids + 1] - a.indptr[ids]).sum())
     out = np.empty(len(ids))
-    read_one_field(a.indptr, a.indices, ids[:10], p.voice, out)           # compile outside the timing
-    cheapest = _best(lambda: read_one_field(a.indptr, a.indices, ids, p.voice, out), reps)
+    read_one_field(a.indptr, a.indices, ids[:10], p.voice, out, kernels._chunks(10, True))  # compile first
+    cuts = kernels._chunks(len(ids), True)
+    cheapest = _best(lambda: read_one_field(a.indptr, a.indices, ids, p.voice, out, cuts), reps)
     weeks_before = p.belief_week.copy()
 
     def real():   # the same listeners due each time (beliefs moving between repetitions do not matter)
