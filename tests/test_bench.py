@@ -106,7 +106,9 @@ def test_floor_reads_every_contact_and_counts_the_cohort():
     voice["b_admit"] = rng.random(300)
     ids = np.arange(0, 300, 3, dtype=np.int64)
     out = np.empty(len(ids))
-    read_one_field(adj.indptr, adj.indices, ids, voice, out)
+    from abm.kernels import _chunks
+
+    read_one_field(adj.indptr, adj.indices, ids, voice, out, _chunks(len(ids), True))
     np.testing.assert_allclose(out, (adj @ voice["b_admit"].astype(np.float64))[ids], rtol=1e-6)
     c = cohort_ties_per_agent_week(0.001)
     assert c["weeks"] > 100
