@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import networkx as nx
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings, strategies as st
 
 from abm.crn import Streams
@@ -219,3 +220,26 @@ def test_neighbourhood_is_a_breadth_first_sample(ego_seed, size, seed):
     assert np.array_equal(nodes, neighbourhood(adj, ego, size))  # no randomness drawn
     with pytest.raises(ValueError):
         neighbourhood(adj, n, size)
+
+
+@given(n=st.integers(1, 60), m=st.integers(0, 400), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_csr_of_ties_is_scipys(n, m, seed):
+    """The compiled tie list -> CSR conversion gives scipy's canonical matrix: each tie both ways, rows
+    sorted, duplicate ties (drawn often here: few people, many ties) merged into one."""
+    from agents.network import _Ties, _to_csr
+
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, n, m).astype(np.int32)
+    b = rng.integers(0, n, m).astype(np.int32)
+    keep = a != b   # no self-ties, as the layers make none
+    a, b = a[keep], b[keep]
+    ties = _Ties(len(a) + 1)
+    va, vb = ties.reserve(len(a))
+    va[:], vb[:] = a, b
+    got = _to_csr(ties, n)
+    want = sp.coo_matrix((np.ones(2 * len(a)), (np.r_[a, b], np.r_[b, a])), shape=(n, n)).tocsr()
+    want.sum_duplicates()
+    np.testing.assert_array_equal(got.indptr, want.indptr)
+    np.testing.assert_array_equal(got.indices, want.indices)
+    assert got.has_canonical_format and (got.data == 1).all() and got.data.dtype == np.float32
