@@ -150,8 +150,18 @@ def catch_up(m, ids):
       the admission rate the diaspora reports (for people with a US tie; dw = diaspora_weight).
     One compiled pass over the listeners' ties (abm.kernels.catch_up)."""
     p, a, info = m.people, m.adj, m.info
-    kernels.catch_up(a.indptr, a.indices, np.asarray(ids, dtype=np.int64), p.voice, p.belief_week, p.us_tie,
-                     p.nat, m.admit_rate, m.week, info["belief_mixing"], info["diaspora_weight"])
+    ids = np.asarray(ids, dtype=np.int64)
+    new, go = scratch(m, "catch_up", len(ids), (4,), np.float64), scratch(m, "catch_up_go", len(ids), (), np.bool_)
+    kernels.catch_up(a.indptr, a.indices, ids, p.voice, p.belief_week, p.us_tie, p.nat, m.admit_rate, m.week,
+                     info["belief_mixing"], info["diaspora_weight"], new, go)
+
+
+def scratch(m, name: str, n: int, tail: tuple, dtype) -> np.ndarray:
+    """A buffer of n rows (uninitialised) kept in the model for reuse: the largest asked for so far."""
+    buf = m.scratch.get(name)
+    if buf is None or len(buf) < n:
+        buf = m.scratch[name] = np.empty((n,) + tail, dtype=dtype)
+    return buf[:n]
 
 
 def in_cohort(m, idx) -> np.ndarray:
@@ -161,9 +171,13 @@ def in_cohort(m, idx) -> np.ndarray:
 
 def cohort(m) -> np.ndarray:
     """This week's share of the population due to catch up: every catch_up_weeks-th person (catch_up
-    passes over those who do not live in a host place; filtering them here would cost another pass)."""
+    passes over those who do not live in a host place; filtering them here would cost another pass).
+    The catch_up_weeks lists are made once and kept."""
     period = int(m.info["catch_up_weeks"])
-    return np.arange(m.week % period, m.people.n, period, dtype=np.int64)
+    key = f"cohort_{period}_{m.week % period}"
+    if key not in m.scratch:
+        m.scratch[key] = np.arange(m.week % period, m.people.n, period, dtype=np.int64)
+    return m.scratch[key]
 
 
 # --- the weekly step: everyone at once, as events ---

@@ -146,6 +146,9 @@ class SafeMobilityModel(mesa.Model):
         # per-person counters of last week's outcome signals, zero between weeks (abm.information)
         self.signal_counts = np.zeros((p.n, len(information.SIGNALS)), dtype=np.uint8)
         self.signal_mark = np.zeros(p.n, dtype=bool)
+        # buffers kept from week to week (abm.information): at full scale a fresh 100 MB array a week
+        # costs seconds of page faults over a run
+        self.scratch: dict[str, np.ndarray] = {}
 
     def _state_changed(self, idx, old, new):
         """Keep the stocks and the active list up to date (People.set_state)."""
