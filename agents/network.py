@@ -31,10 +31,11 @@ the mean clique size x; the remaining lambda = d + 1 - x ties per person are ran
 
 All randomness comes from the numpy Generator passed in, in a fixed order: the same generator state
 gives the same matrix. Loops run over communities, nationalities and places, never over people or
-ties. For the 14.6 million people of the Americas pack at scale 1 (65 million ties) it takes 5.5-10 s
-on a 2-core VM (the spread is the VM's first-touch page faults) and peaks 1.85 GB above the memory
-in use before; the result is 1.04 GB. Half the time is scipy's conversion of the tie list to CSR
-(a counting sort by row, then a sort within each row to merge the rare duplicate ties).
+ties. For the 14.6 million people of the Americas pack at scale 1 (65 million ties, 129 million
+stored entries) it takes 5.6 s on a 2-core VM (the bench's full-scale row, docs/performance.md; 4-6 s
+in one-off runs, the spread being the VM's first-touch page faults) and peaks about 1.2 GB above the
+memory in use before (one-off measurement of VmHWM); the result is 1.04 GB. The tie list becomes CSR
+in a compiled counting sort (`_csr_arrays`).
 """
 from __future__ import annotations
 
@@ -386,10 +387,10 @@ def _to_csr(ties: _Ties, n: int) -> sp.csr_matrix:
     duplicates merged, as scipy's coo -> csr conversion gives it (tests/test_network.py compares them).
 
     Compiled (_csr_arrays) rather than scipy's conversion, which needs the mirrored tie list and an
-    int8 value per entry as input and sorts in two passes: on the 1M-agent baseline, 0.34 s for scipy
-    (about half of building the network). The float32 values go in the memory of the first ends'
-    array, no longer needed and already paged in, so the result costs no new memory beyond the
-    indices and indptr."""
+    int8 value per entry as input: for the 1M-agent baseline's 8.8 million entries, 0.34 s for scipy
+    (about half of building the network), 0.08 s compiled (one-off timings). The float32 values go in
+    the memory of the first ends' array, no longer needed and already paged in, so the result costs no
+    new memory beyond the indices and indptr."""
     m = ties.m
     indptr, indices = _csr_arrays(ties.a[:m], ties.b[:m], n)
     nnz = len(indices)
