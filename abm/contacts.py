@@ -61,9 +61,8 @@ class Sources:
     running total of their ties (grows by appending, into buffers that double when full). Sources found
     dead by a transmission are dropped."""
 
-    def __init__(self, indptr: np.ndarray, deg: np.ndarray, topic: str):
+    def __init__(self, indptr: np.ndarray, topic: str):
         self.indptr = indptr
-        self.deg = deg   # np.diff(indptr), shared by the topics (at full scale each copy is 117 MB)
         self.topic = TOPIC_CODE[topic]
         self._ids = np.empty(1024, dtype=np.int32)
         self._start = np.empty(1024, dtype=indptr.dtype)
@@ -92,8 +91,9 @@ class Sources:
             self._spent = np.resize(self._spent, size)
         base = self._cum[self.n - 1] if self.n else 0
         self._ids[self.n:self.n + k] = ids
-        self._start[self.n:self.n + k] = self.indptr[ids]
-        self._cum[self.n:self.n + k] = base + np.cumsum(self.deg[ids])
+        start = self._start[self.n:self.n + k]
+        start[:] = self.indptr[ids]
+        self._cum[self.n:self.n + k] = base + np.cumsum(self.indptr[np.asarray(ids) + 1] - start)
         self._spent[self.n:self.n + k] = False
         self.n += k
 
@@ -103,7 +103,7 @@ class Sources:
         self.n = len(ids)
         self._ids[:self.n] = ids
         self._start[:self.n] = self._start[keep]
-        self._cum[:self.n] = np.cumsum(self.deg[ids])
+        self._cum[:self.n] = np.cumsum(self.indptr[ids + 1] - self._start[:self.n])
         self._spent[:self.n] = False
         self.n_spent = 0
 

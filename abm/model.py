@@ -139,8 +139,7 @@ class SafeMobilityModel(mesa.Model):
         p.watch = self._state_changed
         self.silenced = silenced(p.n)
         silence(self.silenced, np.flatnonzero(p.state == State.DEAD))
-        deg = np.diff(self.adj.indptr).astype(np.int64)
-        self.sources = {k: Sources(self.adj.indptr, deg, k) for k in ("aware_smo", "aware_parole", "rules_smo", "rules_parole")}
+        self.sources = {k: Sources(self.adj.indptr, k) for k in ("aware_smo", "aware_parole", "rules_smo", "rules_parole")}
         for k, src in self.sources.items():
             src.add(np.flatnonzero(getattr(p, k)))
         # per-person counters of last week's outcome signals, zero between weeks (abm.information)

@@ -396,7 +396,7 @@ def _to_csr(ties: _Ties, n: int) -> sp.csr_matrix:
     nnz = len(indices)
     rows = ties.a
     del ties.a, ties.b
-    values = rows[:nnz].view(np.float32) if DATA_DTYPE == np.float32 and len(rows) >= nnz else np.empty(nnz, DATA_DTYPE)
+    values = rows[:nnz].view(np.float32) if DATA_DTYPE == np.float32 else np.empty(nnz, DATA_DTYPE)
     values.fill(1)
     if nnz < 2**31:
         indptr = indptr.astype(np.int32)

@@ -168,7 +168,7 @@ def test_transmissions_reach_a_listener_with_chance_one_minus_q_to_the_k():
     m.people.voice = np.zeros(n, dtype=VOICE)
     m.people.voice["state"] = State.INTEGRATING
     m.silenced = silenced(n)
-    src = Sources(adj.indptr, np.diff(adj.indptr).astype(np.int64), "aware_smo")
+    src = Sources(adj.indptr, "aware_smo")
     src.add(np.arange(len(ks), n))
     p, trials = 0.1, 4000
     hits = np.zeros(len(ks))
