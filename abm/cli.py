@@ -96,9 +96,18 @@ def _dask_args(p):
 
 
 def _scheduler(args):
-    if args.workers is not None and args.workers < 1:
-        raise InputError("command line", "--workers", "must be at least 1")
-    return "single" if args.single_process else args.scheduler
+    """"single", None (a LocalCluster) or a scheduler address at which a Dask scheduler answered."""
+    from experiments.cluster import check_scheduler
+
+    cores = os.cpu_count() or 1
+    if args.workers is not None:
+        if args.scheduler or args.single_process:
+            raise InputError("command line", "--workers", "sets the LocalCluster's size: not with --scheduler or --single-process")
+        if not (1 <= args.workers <= 4 * cores):  # more processes than that only share the cores and the memory
+            raise InputError("command line", "--workers", f"must be between 1 and {4 * cores} (4 per core), not {args.workers}")
+    if args.single_process:
+        return "single"
+    return check_scheduler(args.scheduler) if args.scheduler is not None else None
 
 
 def experiment_command(args) -> int:

@@ -20,6 +20,7 @@ import pandas as pd
 
 from abm.outputs import write_text_atomic
 
+from .cluster import CONNECT_TIMEOUT_S
 from .measures import run_task
 
 SINGLE = "single"
@@ -84,7 +85,9 @@ def _on_dask(tasks, todo, scheduler, workers, done):
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                                silence_logs=logging.ERROR)
     try:
-        with Client(cluster if cluster is not None else scheduler) as client:
+        # the address was checked before any work (experiments.cluster.check_scheduler); the timeout
+        # bounds a scheduler that went away since
+        with Client(cluster if cluster is not None else scheduler, timeout=CONNECT_TIMEOUT_S) as client:
             futures = {client.submit(run_task, tasks[i], pure=False, key=f"run-{tasks[i].variant}-{tasks[i].stem}-{tasks[i].key}"): i
                        for i in todo}
             for fut in as_completed(futures):
