@@ -7,6 +7,7 @@ in people and redraw as the model steps.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -35,14 +36,97 @@ BASELINE = Path(__file__).resolve().parents[1] / "experiments" / "baseline.toml"
 
 CLOSURE_DATES = ["none", "2023-10-01", "2024-01-01", "2024-04-01", "2024-07-01", "2024-10-01"]
 
+# --- what the browser sends is checked here: the page's widgets are drawn from these tables, and the functions
+# that use a value (scenario, compare_settings, run_comparison) check it against the same table, because a
+# websocket client can send any value for any widget, whatever the slider's ends ---
 
-def scenario(scale=0.002, seed=1, tolerated_wait_days=None, capacity_factor=1.0, presence_cutoff=True,
-             regular_status_required=True, walk_in=False, all_nationalities=False, news_per_week=None, parole=True,
-             outreach=None, closure="none"):
-    """The baseline with the levers applied (None: keep the baseline's value). `outreach` is the weekly
-    reach of the baseline's outreach campaign; `closure` a date on which every office and parole close;
+#: (min, max) of each numeric control: the Model tab's sliders and the Compare tab's number of seeds
+RANGES = {"scale": (0.001, 0.01), "tolerated_wait_days": (30, 180), "capacity_factor": (0.5, 4.0),
+          "news_per_week": (0.0, 0.5), "outreach": (0.0, 0.05), "seeds": (2, 20),
+          # Mesa's own Play and Render interval sliders: SolaraViz draws them with these ends (mesa/visualization/
+          # solara_viz.py), and its Step runs the model `render_interval` times: 10**9 would never end
+          "play_interval": (1, 500), "render_interval": (1, 100)}
+SEED_RANGE = (0, 2**31 - 1)  # the seed box: a whole number numpy takes as a seed (not clamped: a seed is a choice)
+FLAGS = ("presence_cutoff", "regular_status_required", "walk_in", "all_nationalities", "parole")
+
+
+def clamp(name: str, value):
+    """`value` within RANGES[name], the nearest end if outside (a whole number for a whole-number range).
+    Not a number, or NaN: ValueError."""
+    lo, hi = RANGES[name]
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: not a number: {value!r}") from None
+    if x != x:
+        raise ValueError(f"{name}: not a number: {value!r}")
+    x = min(max(x, lo), hi)
+    return round(x) if isinstance(lo, int) and isinstance(hi, int) else x
+
+
+def whole_seed(value) -> int:
+    """The seed box's text as a seed: a whole number in SEED_RANGE, else ValueError."""
+    try:
+        seed = int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"seed: not a whole number: {value!r}") from None
+    if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        raise ValueError(f"seed: must be between {SEED_RANGE[0]} and {SEED_RANGE[1]}, not {seed}")
+    return seed
+
+
+def one_of(name: str, value, options):
+    """`value` if it is one of the options shown, else ValueError."""
+    if not any(value == o and type(value) is type(o) for o in options):
+        raise ValueError(f"{name}: {value!r} is not one of the options")
+    return value
+
+
+def flag(name: str, value) -> bool:
+    """A checkbox's value: True or False only (a string such as "false" would otherwise count as true)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}: not true or false: {value!r}")
+    return bool(value)
+
+
+class Bounded(solara.Reactive):
+    """A number kept within RANGES[name] whatever is set: given to SolaraViz for the sliders it draws itself, whose
+    values would otherwise go from the browser to Mesa unchecked."""
+
+    def __init__(self, name: str, value):
+        super().__init__(value)
+        self.name = name
+
+    def set(self, value):
+        super().set(clamp(self.name, value))
+
+
+def checked_levers(tolerated_wait_days=None, capacity_factor=1.0, presence_cutoff=True, regular_status_required=True,
+                   walk_in=False, all_nationalities=False, news_per_week=None, parole=True, outreach=None,
+                   closure="none") -> dict:
+    """The levers as scenario() applies them: numbers clamped to RANGES (None: the baseline's value), checkboxes
+    true or false, the closure one of CLOSURE_DATES."""
+    baseline_or = dict(tolerated_wait_days=tolerated_wait_days, news_per_week=news_per_week, outreach=outreach)
+    levers = {k: None if v is None else clamp(k, v) for k, v in baseline_or.items()}
+    levers["capacity_factor"] = clamp("capacity_factor", capacity_factor)
+    flags = dict(presence_cutoff=presence_cutoff, regular_status_required=regular_status_required, walk_in=walk_in,
+                 all_nationalities=all_nationalities, parole=parole)
+    levers.update({k: flag(k, v) for k, v in flags.items()})
+    levers["closure"] = one_of("closure", closure, CLOSURE_DATES)
+    return levers
+
+
+def scenario(scale=0.002, seed=1, **levers):
+    """The baseline with the levers applied (see checked_levers; None: keep the baseline's value). `outreach` is
+    the weekly reach of the baseline's outreach campaign; `closure` a date on which every office and parole close;
     `all_nationalities`: every office takes every nationality from its opening, host nationals included,
-    and no nationality is withdrawn later (experiments/eligibility_expansion.toml's all_nationalities)."""
+    and no nationality is withdrawn later (experiments/eligibility_expansion.toml's all_nationalities).
+    Every value is checked first (it may come from the browser): out of range is clamped, invalid is a ValueError."""
+    lv = checked_levers(**levers)
+    scale, seed = clamp("scale", scale), whole_seed(seed)
+    tolerated_wait_days, capacity_factor, news_per_week, outreach, closure = (
+        lv["tolerated_wait_days"], lv["capacity_factor"], lv["news_per_week"], lv["outreach"], lv["closure"])
+    presence_cutoff, regular_status_required, walk_in, all_nationalities, parole = (lv[k] for k in FLAGS)
     data = read_scenario_data(BASELINE)
     base = scenario_from_data(data, BASELINE, scale=scale, seed=seed)
     offices = {}
@@ -98,29 +182,37 @@ class DashboardModel(SafeMobilityModel):
     def __init__(self, scale=0.002, seed=1, tolerated_wait_days=DEFAULTS["tolerated_wait_days"], capacity_factor=1.0,
                  presence_cutoff=True, regular_status_required=True, walk_in=False, all_nationalities=False,
                  news_per_week=DEFAULTS["news_per_week"], parole=True, outreach=DEFAULTS["outreach"], closure="none"):
-        self.levers = dict(tolerated_wait_days=tolerated_wait_days, capacity_factor=capacity_factor,
-                           presence_cutoff=presence_cutoff, regular_status_required=regular_status_required,
-                           walk_in=walk_in, all_nationalities=all_nationalities, news_per_week=news_per_week,
-                           parole=parole, outreach=outreach, closure=closure)
-        super().__init__(scenario(scale=scale, seed=int(seed), **self.levers))
+        self.levers = checked_levers(tolerated_wait_days=tolerated_wait_days, capacity_factor=capacity_factor,
+                                     presence_cutoff=presence_cutoff, regular_status_required=regular_status_required,
+                                     walk_in=walk_in, all_nationalities=all_nationalities, news_per_week=news_per_week,
+                                     parole=parole, outreach=outreach, closure=closure)  # as applied: shown on the page
+        super().__init__(scenario(scale=scale, seed=seed, **self.levers))
         while self.week < 0:  # the burn-in (unrecorded) runs at once: the page starts at the scenario's start
             self.step()
         self.steps = 0  # Mesa's step count (the page's "Step:") counts weeks from the scenario's start
 
 
+def _span(name: str) -> dict:
+    lo, hi = RANGES[name]
+    return {"min": lo, "max": hi}
+
+
 MODEL_PARAMS = {
-    "scale": {"type": "SliderFloat", "value": 0.002, "label": "agents per person", "min": 0.001, "max": 0.01, "step": 0.001},
+    "scale": {"type": "SliderFloat", "value": 0.002, "label": "agents per person", **_span("scale"), "step": 0.001},
     "seed": {"type": "InputText", "value": 1, "label": "seed"},
-    "tolerated_wait_days": {"type": "SliderInt", "value": DEFAULTS["tolerated_wait_days"], "label": "tolerated wait (days)", "min": 30, "max": 180, "step": 10},
-    "capacity_factor": {"type": "SliderFloat", "value": 1.0, "label": "processing capacity (x)", "min": 0.5, "max": 4.0, "step": 0.5},
+    "tolerated_wait_days": {"type": "SliderInt", "value": DEFAULTS["tolerated_wait_days"], "label": "tolerated wait (days)",
+                            **_span("tolerated_wait_days"), "step": 10},
+    "capacity_factor": {"type": "SliderFloat", "value": 1.0, "label": "processing capacity (x)", **_span("capacity_factor"),
+                        "step": 0.5},
     "presence_cutoff": {"type": "Checkbox", "value": True, "label": "presence cut-off"},
     "regular_status_required": {"type": "Checkbox", "value": True, "label": "regular status required"},
     "walk_in": {"type": "Checkbox", "value": False, "label": "walk-in registration"},
     "all_nationalities": {"type": "Checkbox", "value": False, "label": "every nationality eligible"},
-    "news_per_week": {"type": "SliderFloat", "value": DEFAULTS["news_per_week"], "label": "case news per week", "min": 0.0, "max": 0.5, "step": 0.01},
+    "news_per_week": {"type": "SliderFloat", "value": DEFAULTS["news_per_week"], "label": "case news per week",
+                      **_span("news_per_week"), "step": 0.01},
     "parole": {"type": "Checkbox", "value": True, "label": "humanitarian parole"},
-    "outreach": {"type": "SliderFloat", "value": DEFAULTS["outreach"], "label": "outreach from 2024 (weekly reach)", "min": 0.0,
-                 "max": 0.05, "step": 0.002},
+    "outreach": {"type": "SliderFloat", "value": DEFAULTS["outreach"], "label": "outreach from 2024 (weekly reach)",
+                 **_span("outreach"), "step": 0.002},
     "closure": {"type": "Select", "value": "none", "values": CLOSURE_DATES, "label": "offices and parole close on"},
 }
 
@@ -292,14 +384,28 @@ COMPARE_SEEDS = 5  # default pairs: a few seconds at the page's scale, enough fo
 
 
 def compare_settings(levers: dict) -> dict:
-    """label -> Setting: the Model tab's controls, then the baseline, scenario files and experiment variants."""
+    """label -> Setting: the Model tab's controls (checked as scenario() checks them), then the baseline, scenario
+    files and experiment variants."""
+    levers = checked_levers(**levers)
     own = Setting(CONTROLS, lambda seed, scale: scenario(**{**levers, "seed": seed, "scale": scale}))
     return {s.label: s for s in [own] + settings_for(BASELINE)}
 
 
+def chosen_setting(options: dict, label) -> Setting:
+    """The setting the browser chose: one of the options the server listed, else ValueError."""
+    return options[one_of("setting", label, list(options))]
+
+
+def run_comparison(a: Setting, b: Setting, seeds, scale, progress=None) -> Comparison:
+    """A against B on seeds 1..`seeds` at `scale`, both clamped to RANGES (the slider's value comes from the
+    browser, which can send 100000)."""
+    n, scale = clamp("seeds", seeds), clamp("scale", scale)
+    return compare(a, b, range(1, n + 1), scale, progress=progress)
+
+
 @solara.lab.task
 def comparison_task(a, b, seeds, scale):
-    return compare(a, b, seeds, scale, progress=lambda f: setattr(comparison_task, "progress", 100 * f))
+    return run_comparison(a, b, seeds, scale, progress=lambda f: setattr(comparison_task, "progress", 100 * f))
 
 
 def _num(x: float, unit: str) -> str:
@@ -377,9 +483,9 @@ def CompareView(levers: dict, scale: float):
     with solara.Columns([1, 1]):
         solara.Select(label="A", values=labels, value=a, on_value=set_a)
         solara.Select(label="B", values=labels, value=b, on_value=set_b)
-    solara.SliderInt(f"seeds: {seeds}", value=seeds, min=2, max=20, on_value=set_seeds)
+    solara.SliderInt(f"seeds: {seeds}", value=seeds, **_span("seeds"), on_value=lambda n: set_seeds(clamp("seeds", n)))
     solara.Button("Compare", color="primary", disabled=comparison_task.pending,
-                  on_click=lambda: comparison_task(options[a], options[b], range(1, seeds + 1), scale))
+                  on_click=lambda: comparison_task(chosen_setting(options, a), chosen_setting(options, b), seeds, scale))
     if comparison_task.pending:
         solara.ProgressLinear(comparison_task.progress or True)
     elif comparison_task.error:
@@ -416,8 +522,50 @@ def results_dir() -> Path:
     return Path(os.environ.get("SMO_RESULTS", "results")) / "experiments"
 
 
+MANIFEST_MAX_BYTES = 10_000_000  # an experiment's manifest is a few kB; a larger file is not one
+
+
+def _inside(root: Path, path: Path) -> Path | None:
+    """`path` with every symlink followed, if that lies inside `root` (resolved too); else None."""
+    real = path.resolve()
+    return real if real.is_relative_to(root.resolve()) else None
+
+
+def _is_finished(root: Path, folder: Path) -> bool:
+    """An experiment `smo-abm experiment` finished in `folder`: a folder inside `root` holding effects.csv and a
+    manifest.json naming an experiment, none of them leading outside `root` through a symlink."""
+    real = _inside(root, folder)
+    files = [_inside(root, folder / f) for f in ("manifest.json", "effects.csv")]
+    if real is None or not real.is_dir() or None in files or not all(f.is_file() for f in files):
+        return False
+    manifest = files[0]
+    if manifest.stat().st_size > MANIFEST_MAX_BYTES:
+        return False
+    try:
+        m = json.loads(manifest.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    if not isinstance(m, dict):
+        return False
+    return m["kind"] == "experiment" if "kind" in m else "experiment" in m  # manifests say their kind (issue 15)
+
+
 def finished_experiments(root: Path) -> list[str]:
-    return sorted(p.name for p in root.glob("*") if (p / "effects.csv").exists())
+    """The names of the finished experiments in `root`: the only folders the page offers, or opens."""
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and _is_finished(root, p))
+
+
+def experiment_folder(root: Path, name) -> Path:
+    """The folder of the experiment the browser chose: one of finished_experiments(root), resolved inside `root`.
+    Anything else (`../../outside`, an absolute path, a symlink out of the folder) is a ValueError, and nothing is
+    read from it."""
+    one_of("experiment", name, finished_experiments(root))
+    folder = _inside(root, root / name)
+    if folder is None:  # listed a moment ago: replaced by a symlink out since
+        raise ValueError(f"experiment: {name!r} is not inside {root}")
+    return folder
 
 
 @solara.component
@@ -431,15 +579,20 @@ def ExperimentView(root: Path | None = None):
         _md(f"No finished experiment in `{root}`: run `smo-abm experiment experiments/<file>.toml`.")
         return
     solara.Select(label="experiment", values=names, value=chosen, on_value=set_chosen)
-    folder = root / chosen
+    try:
+        folder = experiment_folder(root, chosen)
+    except ValueError as e:
+        solara.Error(f"{e}: choose one of the list")
+        return
     eff = pd.read_csv(folder / "effects.csv")
     cols = ["variant", "effect", "unit", "effect_median", "effect_lo", "effect_hi", "pairs"]
     _md(f"**{chosen}**: median and 90% interval of paired effects against the baseline "
-        f"(`{folder / 'report.html'}` has the full report).")
+        f"(`{root / chosen / 'report.html'}` has the full report).")
     solara.DataFrame(eff[cols].round(3), items_per_page=20)
     for fig in ("effects.png", "darien_crossings_difference.png"):
-        if (folder / "figures" / fig).exists():
-            solara.Image(str(folder / "figures" / fig))
+        image = _inside(root, folder / "figures" / fig)
+        if image is not None and image.is_file():
+            solara.Image(str(image))
 
 
 def ExperimentPage(model):
@@ -450,4 +603,5 @@ model = solara.Reactive(DashboardModel())
 page = SolaraViz(model, components=[(SettingsCard, 0), (CrossingsChart, 0), (PipelineChart, 0), (StocksChart, 0), (NetworkView, 0),
                              (ComparePage, 1), (CompareResultsPage, 1),
                              (ExperimentPage, 2)],
-                 model_params=MODEL_PARAMS, name="Safe Mobility ABM: the Americas baseline")
+                 model_params=MODEL_PARAMS, name="Safe Mobility ABM: the Americas baseline",
+                 play_interval=Bounded("play_interval", 100), render_interval=Bounded("render_interval", 1))

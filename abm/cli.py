@@ -74,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     _dask_args(s)
     d = sub.add_parser("dashboard", help="serve the dashboard (Mesa SolaraViz) on localhost")
     d.add_argument("--port", type=int, default=8765, help="port (default 8765)")
-    d.add_argument("--host", default="localhost", help="host to listen on (default localhost)")
+    d.add_argument("--host", default="localhost", help="host to listen on (default localhost); the server answers only "
+                                                       "requests addressed to it, localhost, 127.0.0.1 or [::1]")
     v = sub.add_parser("validate", help="compare a scenario's runs with published figures it was not built from "
                                         "(a checks file: the pack's meta validation_checks, or --checks)")
     v.add_argument("scenario", help="scenario TOML file, e.g. experiments/europe_baseline.toml")
@@ -137,16 +138,13 @@ def sensitivity_command(args) -> int:
 
 
 def dashboard_command(args) -> int:
-    """`solara run abm/app.py` on the given port (the same page `solara run` serves)."""
-    import subprocess
+    """abm/app.py served as `solara run --production` serves it, behind Host and Origin checks, in a process group
+    of its own that SIGTERM, SIGINT and SIGHUP stop whole (abm/dashboard.py)."""
+    from abm.dashboard import check_address, launch, url
 
-    if not (0 < args.port < 65536):
-        raise InputError("command line", "--port", f"not a port number: {args.port}")
-    app = Path(__file__).with_name("app.py")
-    print(f"dashboard: http://{args.host}:{args.port} (Ctrl-C stops it)")
-    env = {"SOLARA_TELEMETRY_MIXPANEL_ENABLE": "false", **os.environ}  # solara reports usage unless told not to
-    return subprocess.call([sys.executable, "-m", "solara", "run", str(app), "--port", str(args.port),
-                            "--host", args.host, "--production"], env=env)
+    host = check_address(args.host, args.port)
+    print(f"dashboard: {url(host, args.port)} (Ctrl-C stops it)", flush=True)
+    return launch(host, args.port)
 
 
 def validate_command(args) -> int:
