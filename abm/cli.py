@@ -202,11 +202,16 @@ def run_command(args) -> int:
 
     from .model import SafeMobilityModel
     from .outputs import is_complete, write_run
-    from .scenario import load_scenario
+    from .scenario import CLI, load_scenario
 
     extra = [f"run.posterior_draw={args.posterior_draw}"] if args.posterior_draw is not None else []
     extra += ["run.use_posterior=false"] if args.no_posterior else []
-    sc = load_scenario(args.scenario, overrides=args.set + extra, scale=args.scale, seed=args.seed)
+    try:
+        sc = load_scenario(args.scenario, overrides=args.set + extra, scale=args.scale, seed=args.seed)
+    except InputError as e:
+        if (e.file, e.field) == (CLI, "run.posterior_draw") and args.posterior_draw is not None:
+            raise InputError("command line", "--posterior-draw", e.message) from None  # as the user typed it
+        raise
     out = Path(args.out) if args.out else Path("results") / sc.name
     if out.exists() and not out.is_dir():
         raise InputError(out, "--out", "exists and is not a folder")

@@ -1,18 +1,22 @@
 """Region packs: everything about a geography, as data files a modeller can copy and edit.
 
 A pack is a folder of TOML files (see abm/packs/americas). They are merged into one table, the
-scenario's `[pack]` overrides are merged on top, and the result is validated here: every name a
-table refers to must exist, every share must be in [0, 1], and every figure must name its source.
+scenario's `[pack]` overrides are merged on top, and the result is validated here: every key must be
+one the schema (SCHEMA) knows, every name a table refers to must exist, every share must be in [0, 1],
+and every figure must name its source. An override changes what the pack defines, and adds an entry
+only in full (see Names), so a misspelt key or name stops with the nearest known ones, never ignored.
 """
 from __future__ import annotations
 
 import copy
 import math
+import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, suggest, unknown
 
 PACKS_DIR = Path(__file__).parent / "packs"
 
@@ -60,6 +64,109 @@ BORDER_FIELDS = {
 }
 
 
+META_FIELDS = ("name", "description", "destination", "currency", "crossings", "calibration_targets",
+               "calibration_posterior", "validation_checks")
+
+
+# --- The schema: every key a pack may hold, level by level (values are checked by load_pack) ---
+
+@dataclass(frozen=True)
+class Table:
+    """A table whose keys are all known: `fields` maps each key to None (a value) or to the schema of what
+    it holds (a Table, Names, Rows or OPEN). With `sources`, a `sources` table may name the source of each
+    field (its keys must be fields of this table)."""
+    fields: dict
+    sources: bool = True
+
+
+@dataclass(frozen=True)
+class Names:
+    """A table of named entries, each an `entry` table. A pack's files may define any name; an override
+    (scenario `[pack]`, --set, experiment variant) changes the pack's own entries, and may add one only if
+    `new` lists the fields it must then give in full (an override that gives part of an entry the pack
+    lacks merges onto nothing: a typo)."""
+    what: str
+    entry: Table
+    new: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Rows:
+    """An array of tables ([[group]])."""
+    entry: Table
+
+
+OPEN = "open"  # a table whose keys are data (route shares by option, ceilings by fiscal year), checked where read
+
+SCHEMA = Table(sources=False, fields={
+    "meta": Table(dict.fromkeys(META_FIELDS), sources=False),
+    "places": Names("place", Table({"routes": OPEN})),
+    "nationalities": Names("nationality", Table({"home": None})),
+    "defaults": Table(dict.fromkeys(GROUP_FIELDS)),
+    "group": Rows(Table({**dict.fromkeys(GROUP_FIELDS), "nationality": None, "place": None, "routes": OPEN})),
+    "segments": Names("segment", Table(dict.fromkeys([*SEGMENT_FIELDS, *SEGMENT_OPTIONAL])), new=tuple(SEGMENT_FIELDS)),
+    "options": Names("route option", Table({"approach_weeks": None, "segments": None}), new=("approach_weeks", "segments")),
+    # a new office must also be in a place of the pack (checked in _new_entry)
+    "offices": Names("office", Table(dict.fromkeys(OFFICE_FIELDS)),
+                     new=tuple(k for k in OFFICE_FIELDS if k not in ("walk_in", "documents_required"))),
+    "resettlement": Table({**dict.fromkeys(RESETTLEMENT_FIELDS), "fiscal_year_ceilings": OPEN}),
+    "parole": Table({**dict.fromkeys(PAROLE_FIELDS), "name": None,
+                     "programmes": Names("parole programme", Table(dict.fromkeys(PAROLE_FIELDS)), new=tuple(PAROLE_FIELDS))}),
+    "border": Table(dict.fromkeys(BORDER_FIELDS)),
+})
+
+
+def check_keys(file, node, base: dict | None = None, schema=SCHEMA, prefix: str = "", places=()):
+    """Stop at the first key of `node` the schema does not know, naming `file`, the dotted key and the
+    nearest known keys. `base` is the pack an override applies to (None for a pack's own files): an
+    override's names must then be the pack's (see Names); `places` are the pack's places. Shapes and
+    values are load_pack's to check."""
+    if isinstance(schema, Rows):
+        for i, row in enumerate(node if isinstance(node, list) else []):
+            check_keys(file, row, None, schema.entry, f"{prefix}[{i}]")
+        return
+    if not isinstance(node, dict) or not isinstance(schema, (Table, Names)):
+        return
+    if isinstance(schema, Names):
+        for name, entry in node.items():
+            where = f"{prefix}.{name}"
+            if base is not None and name not in base:
+                _new_entry(file, where, schema, name, entry, base, places)
+            check_keys(file, entry, base.get(name) if base is not None else None, schema.entry, where)
+        return
+    for k, v in node.items():
+        where = f"{prefix}.{k}" if prefix else str(k)
+        if k == "sources" and schema.sources:
+            for s in v if isinstance(v, dict) else ():
+                if s not in schema.fields:
+                    raise InputError(file, f"{where}.{s}", f"a source for an {unknown('field', s, list(schema.fields))}")
+            continue
+        if k not in schema.fields:
+            known = list(schema.fields) + (["sources"] if schema.sources else [])
+            raise InputError(file, where, unknown("table" if isinstance(v, dict) else "field", k, known))
+        sub = base.get(k) if isinstance(base, dict) else None
+        check_keys(file, v, {} if base is not None and sub is None else sub, schema.fields[k], where, places)
+
+
+def _new_entry(file, where, schema: Names, name, entry, base: dict, places):
+    """An override naming an entry the pack lacks: allowed only as a complete new entry (see Names)."""
+    msg = f"unknown {schema.what} {name!r}{suggest(name, list(base))} (known: {', '.join(map(str, base)) or 'none'})"
+    if schema.new is None:
+        raise InputError(file, where, f"{msg}; an override can change what the pack defines but not add a new {schema.what}")
+    if schema.what == "office" and name not in places:
+        raise InputError(file, where, f"{msg}; a new office must be in a place of the pack, not {name!r}")
+    missing = [k for k in schema.new if not (isinstance(entry, dict) and k in entry)]
+    if missing:
+        raise InputError(file, where, f"{msg}; a new {schema.what} needs every field (missing: {', '.join(missing)})")
+
+
+def check_overrides(file, overrides: dict, raw: dict):
+    """Every key of a pack override (a scenario's `[pack]`, --set pack.*, an experiment's changes) is a key
+    of the schema, and every name it uses is one of the pack `raw`'s (or a complete new entry)."""
+    places = list(raw["places"]) if isinstance(raw.get("places"), dict) else []
+    check_keys(file, overrides, raw, places=places)
+
+
 def deep_merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in over.items():
@@ -70,10 +177,29 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+#: the largest input file read: the biggest shipped TOML file is 25 KB, so 16 MiB is over 600 times any
+#: real scenario, pack, experiment or checks file, yet small enough to read and parse in a few seconds
+#: (tomllib: about 3.5 s for 16 MiB of key = "text" lines on this machine); anything bigger is a mistake
+#: (a data dump, a device) that would otherwise be read into memory whole
+MAX_INPUT_BYTES = 16 * 2**20
+
+
 def read_toml(path: Path) -> dict:
+    """A TOML file as a table. Only regular files up to MAX_INPUT_BYTES are read: a device such as
+    /dev/zero would be read until memory runs out, and a FIFO would block."""
     try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise InputError(path, "-", "is a folder, not a TOML file")
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(path, "-", "is not a regular file (a device, FIFO or socket): give a TOML file")
+        if st.st_size > MAX_INPUT_BYTES:
+            raise InputError(path, "-", f"is {st.st_size:,} bytes: larger than the {MAX_INPUT_BYTES // 2**20} MiB an input file may be")
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            data = f.read(MAX_INPUT_BYTES + 1)  # the file may have grown since os.stat
+        if len(data) > MAX_INPUT_BYTES:
+            raise InputError(path, "-", f"is larger than the {MAX_INPUT_BYTES // 2**20} MiB an input file may be")
+        return tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise InputError(path, "-", "file not found") from None
     except IsADirectoryError:
@@ -103,6 +229,7 @@ def read_pack_dir(path: Path, files: dict | None = None) -> dict:
     merged: dict = {}
     for f in sorted(path.glob("*.toml")):
         data = read_toml(f)
+        check_keys(f, data)
         for k in data:
             if k in merged:
                 raise InputError(f, k, "table defined in more than one file of the pack")
@@ -193,6 +320,7 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
     files: dict = {}
     raw = read_pack_dir(path, files)
     if overrides:
+        check_overrides(origin if origin is not None else path, overrides, raw)
         raw = deep_merge(raw, overrides)
 
     def F(key):
@@ -208,6 +336,12 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
     for key in ("resettlement", "parole", "border"):
         if not isinstance(raw[key], dict):
             raise InputError(F(key), key, "must be a table")
+    meta = raw.get("meta", {})
+    if not isinstance(meta, dict):
+        raise InputError(F("meta"), "meta", "must be a table")
+    for k, v in meta.items():
+        if not isinstance(v, str):  # every meta field is a name, a label or a file name
+            raise InputError(F("meta"), f"meta.{k}", f"must be text, not {v!r}")
     if not isinstance(raw["group"], list) or not all(isinstance(g, dict) for g in raw["group"]):
         raise InputError(F("group"), "group", "must be an array of tables ([[group]])")
     for n, t in raw["nationalities"].items():
@@ -222,6 +356,11 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
         _check_table(F("segments"), f"segments.{name}", seg, SEGMENT_FIELDS)
         _check_table(F("segments"), f"segments.{name}", seg, SEGMENT_OPTIONAL, required=False)
         segments[name] = seg
+    if not any(seg.get("darien") for seg in segments.values()):
+        # the crossing a pack reports on (meta `crossings`) is counted at these segments: without one every
+        # run would report 0 crossings
+        raise InputError(F("segments"), "segments", "no segment is flagged darien = true, so no crossing would be "
+                         "counted: flag the crossing the pack reports on (meta crossings)")
     options = {}
     for name, opt in raw["options"].items():
         if not isinstance(opt.get("segments"), list) or not opt["segments"]:
@@ -274,6 +413,10 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
             full["routes"] = place_routes[place]
         full["at_home"] = raw["nationalities"][nat].get("home") == place
         groups.append(full)
+    if not any(g["stock"] > 0 or g["arrivals_per_week"] > 0 for g in groups):
+        # else the run has no agents, which the model would blame on run.scale
+        raise InputError(f, "group", "the pack has no people: no [[group]] has a stock or arrivals_per_week above 0"
+                         if groups else "the pack has no people: it defines no [[group]]")
 
     offices = {}
     for name, off in raw["offices"].items():

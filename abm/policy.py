@@ -71,8 +71,8 @@ def check_policies(entries: list, pack: Pack, file) -> list[Policy]:
         if not isinstance(kind, str) or kind not in KINDS:
             raise InputError(file, f"{where}.kind", f"unknown policy kind {kind!r} (known: {', '.join(KINDS)})")
         date = parse_date(e.get("date"), file, f"{where}.date")
-        # a policy after the run's end never applies (a shortened run keeps its scenario's timeline);
-        # dates far from any run are typos
+        # a policy after the run's end never applies (a shortened run keeps its scenario's timeline), so
+        # it is a warning (scenario.py _late_policies), not an error; dates far from any run are typos
         if not (1990 <= date.year <= 2100):
             raise InputError(file, f"{where}.date", f"{date} is out of range (1990-2100)")
         spec = KINDS[kind]

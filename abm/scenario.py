@@ -4,11 +4,12 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import params as P
-from .errors import InputError, reject_unknown
+from .errors import InputError, reject_unknown, suggest, warn
+from .memory import check_fits
 from .pack import Pack, deep_merge, load_pack, read_toml, resolve_pack_dir
 from .policy import Policy, check_policies, parse_date
 
@@ -36,6 +37,9 @@ class Scenario:
     raw: dict          # the merged scenario table after overrides (for the manifest)
     overrides: list[str]
     calibration: dict  # where the calibrated parameters' values came from (calibration/posterior.py)
+    #: (file, field, message) of what is valid but probably not meant (a policy after the run ends):
+    #: load_scenario prints them as warnings, experiments once per experiment
+    notes: list = field(default_factory=list)
 
     @property
     def n_weeks(self) -> int:
@@ -124,7 +128,7 @@ def _check_params(data: dict, file, base: dict[str, float] | None = None) -> dic
             raise InputError(file, sec, "must be a table")
         for k, v in given.items():
             if k not in table:
-                raise InputError(file, f"{sec}.{k}", f"unknown parameter (known: {', '.join(table)})")
+                raise InputError(file, f"{sec}.{k}", f"unknown parameter {k!r}{suggest(k, table)} (known: {', '.join(table)})")
             lo, hi = table[k][1], table[k][2]
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise InputError(file, f"{sec}.{k}", f"must be a number, not {v!r}")
@@ -140,15 +144,23 @@ def load_scenario(path, overrides: list[str] | None = None, scale: float | None 
                   seed: int | None = None) -> Scenario:
     """Read, override and validate a scenario; an error in a value set with --set names the command line."""
     set_paths = [".".join(parse_set(o)[0]) for o in overrides or [] if "=" in o]
+    flags = {"run.scale": "--scale"} if scale is not None else {}
+    flags.update({"run.seed": "--seed"} if seed is not None else {})
     try:
-        return _load(Path(path), overrides, scale, seed)
+        sc = _load(Path(path), overrides, scale, seed)
     except InputError as e:
-        field = e.field
+        name = e.field
+        if e.file != str(path):
+            raise  # only errors blamed on the scenario can come from the command line (not a pack's own files)
+        if name in flags:
+            raise InputError("command line", flags[name], e.message) from None
         for k in set_paths:
-            k2 = k[len("pack."):] if k.startswith("pack.") else k
-            if any(field == x or field.startswith(x + ".") or x.startswith(field + ".") for x in (k, k2)):
-                raise InputError(CLI, field, e.message) from None
+            if name == k or name.startswith(k + ".") or k.startswith(name + "."):
+                raise InputError(CLI, name, e.message) from None
         raise
+    for note in sc.notes:
+        warn(*note)
+    return sc
 
 
 def read_scenario_data(path) -> dict:
@@ -206,17 +218,39 @@ def _load(path: Path, overrides, scale, seed, data: dict | None = None) -> Scena
     pack_over = data.get("pack", {}) or {}
     if not isinstance(pack_over, dict):
         raise InputError(file, "pack", "must be a table of overrides to the region pack")
-    pack = load_pack(resolve_pack_dir(run["pack"], path), pack_over, origin=file)
+    pack_dir = resolve_pack_dir(run["pack"], path)
+    try:
+        pack = load_pack(pack_dir, pack_over, origin=file)
+    except InputError as e:
+        if e.file != str(file) or e.field.startswith("pack"):
+            raise
+        # blamed on the scenario's [pack] overrides: name the key as the scenario (or --set) writes it
+        raise InputError(e.file, f"pack.{e.field}", e.message) from None
     base, calibration = _posterior(run, pack, file)
     pars = _check_params(data, file, base)
     policies = data.get("policy", []) or []
     if not isinstance(policies, list):
         raise InputError(file, "policy", "must be an array of tables ([[policy]])")
     pols = check_policies(policies, pack, file)
+    n_weeks = (end - start).days // 7 + 1
+    check_fits(file, pack, float(scale), n_weeks)  # before anything is allocated
     return Scenario(path=path, name=str(run.get("name", path.stem)), pack=pack, start=start, end=end,
                     seed=int(seed), scale=float(scale), spinup_weeks=spin, behaviour=pars["behaviour"],
                     information=pars["information"], network=pars["network"], policies=pols,
-                    raw=_jsonable(data), overrides=overrides, calibration=calibration)
+                    raw=_jsonable(data), overrides=overrides, calibration=calibration,
+                    notes=_late_policies(policies, end, file))
+
+
+def _late_policies(entries: list, end: dt.date, file) -> list[tuple]:
+    """A note for each policy dated after the run ends: it never applies (a shortened run keeps its
+    scenario's timeline, so this is a warning, not an error). Policies dated before the first week
+    apply in that week, as intended (abm/policy.py Timeline)."""
+    out = []
+    for i, e in enumerate(entries):
+        date = parse_date(e["date"], file, f"policy[{i}].date")
+        if date > end:
+            out.append((file, f"policy[{i}].date", f"{date} is after the run ends ({end}); it is not applied"))
+    return out
 
 
 def _posterior(run: dict, pack: Pack, file) -> tuple[dict, dict]:
@@ -237,6 +271,8 @@ def _posterior(run: dict, pack: Pack, file) -> tuple[dict, dict]:
 
     if not (posterior.DIR / name).exists():
         raise InputError(pack.path / "pack.toml", "meta.calibration_posterior", f"no file calibration/{name}")
+    if k is not None and k >= (n := posterior.size(name)):
+        raise InputError(file, "run.posterior_draw", f"posterior has {n} draws (0..{n - 1}), not {k}")
     values = posterior.point(name) if k is None else posterior.draw(k, name)
     for key in values:
         sec, pname = key.split(".", 1)

@@ -24,6 +24,11 @@ def load(name: str = "posterior.csv") -> pd.DataFrame:
     return df
 
 
+def size(name: str = "posterior.csv") -> int:
+    """How many weighted draws the posterior holds: draw numbers run from 0 to size - 1."""
+    return len(load(name))
+
+
 def params_of(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c != "weight"]
 
@@ -50,5 +55,10 @@ def draws(n: int, name: str = "posterior.csv", seed: int = DRAW_SEED) -> list[di
 
 
 def draw(k: int, name: str = "posterior.csv") -> dict[str, float]:
-    """Draw number k (0, 1, ...): the k-th of a fixed sequence of weighted resamples."""
+    """Draw number k (0 .. size - 1): the k-th of a fixed sequence of weighted resamples. A posterior of
+    N draws has N numbered draws: beyond that, resampling would only repeat it (and a huge k would allocate
+    k draws)."""
+    n = size(name)
+    if not 0 <= k < n:
+        raise IndexError(f"posterior has {n} draws (0..{n - 1}), not {k}")
     return draws(k + 1, name)[k]

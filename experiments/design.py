@@ -35,10 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-from abm.errors import InputError, reject_unknown
-from abm.pack import deep_merge, load_pack, read_toml, resolve_pack_dir
+from abm.errors import InputError, reject_unknown, warn
+from abm.memory import check_fits
+from abm.pack import check_overrides, deep_merge, load_pack, read_pack_dir, read_toml, resolve_pack_dir
 from abm.policy import parse_date
 from abm.scenario import Scenario, read_scenario_data, scenario_from_data
+from calibration import posterior
 
 from .measures import OUTPUTS, crossings_of
 
@@ -93,6 +95,7 @@ class Experiment:
     variants: list[Variant]  # not counting the baseline
     raw: dict = field(default_factory=dict)
     crossings: str = "Crossings"  # the pack's name for its counted crossing (meta `crossings`)
+    packs: dict = field(default_factory=dict, repr=False)  # the region packs' own tables, read once, by name
 
     @property
     def names(self) -> list[str]:
@@ -156,8 +159,9 @@ def _int(file, where, v, lo, hi):
 
 
 def load_experiment(path, replicates: int | None = None, draws: int | None = None,
-                    scale: float | None = None) -> Experiment:
-    """Read and check an experiment file, and build every variant's scenario once (so errors show now)."""
+                    scale: float | None = None, runs_at_once: int = 1) -> Experiment:
+    """Read and check an experiment file, and build every variant's scenario once (so errors show now).
+    `runs_at_once`: how many runs will share this machine's memory (a LocalCluster's workers)."""
     path = Path(path)
     if not path.exists():
         raise InputError(path, "file", "no such experiment file")
@@ -204,17 +208,26 @@ def load_experiment(path, replicates: int | None = None, draws: int | None = Non
     exp.scale = _scale(path, head, data, scale)
     exp.variants = _variants(exp, raw.get("variant", []))
     sc = exp.scenario(BASELINE, -1)
+    if runs_at_once > 1:  # each scenario checked that one run fits; side by side they share the memory
+        check_fits(path, sc.pack, exp.scale, sc.n_weeks, runs_at_once, field="experiment.scale")
     exp.crossings = crossings_of(sc.pack)
     exp.window = _window(path, head.get("window"), sc)
     if ndraws > 0 and not sc.calibration.get("posterior"):
         raise InputError(path, "experiment.draws", "the baseline uses no posterior (its pack has none, or "
                                                    "run.use_posterior is false): set draws = 0")
+    if ndraws > 0 and ndraws > (size := posterior.size(sc.pack.raw["meta"]["calibration_posterior"])):
+        where = ("command line", "--draws") if draws is not None else (path, "experiment.draws")
+        raise InputError(*where, f"the posterior has {size} draws: at most {size}, not {ndraws}")
     n = len(exp.names) * reps * len(exp.draw_ids)
     if n > MAX_RUNS:
         raise InputError(path, "experiment.replicates", f"{n} runs is more than {MAX_RUNS}")
+    notes = {}
     for v in exp.names:          # every variant builds, for every draw (its posterior values differ)
         for d in exp.draw_ids:
-            exp.scenario(v, d)
+            for _, fld, msg in exp.scenario(v, d).notes:  # warned once each, naming the first variant with it
+                notes.setdefault((fld, msg), path if v == BASELINE else f"{path} (variant {v!r})")
+    for (fld, msg), where in notes.items():
+        warn(where, fld, msg)
     return exp
 
 
@@ -276,6 +289,8 @@ def apply_changes(exp: Experiment, data: dict, v: Variant, by_name: dict, seen: 
         if sec in ch:
             if not isinstance(ch[sec], dict):
                 raise InputError(path, f"{where}.{sec}", "must be a table")
+            if sec == "pack":
+                _check_pack_changes(exp, data, ch[sec], f"{where}.pack")
             data[sec] = deep_merge(data.get(sec, {}) or {}, ch[sec])
     if "drop_policy" in ch:
         data["policy"] = _drop(path, f"{where}.drop_policy", data.get("policy", []), ch["drop_policy"])
@@ -288,6 +303,22 @@ def apply_changes(exp: Experiment, data: dict, v: Variant, by_name: dict, seen: 
     if "scale_policy" in ch:
         data["policy"] = _scale_policies(path, f"{where}.scale_policy", data.get("policy", []), ch["scale_policy"])
     return data
+
+
+def _check_pack_changes(exp: Experiment, data: dict, changes: dict, where: str):
+    """A variant's (or the baseline's) pack changes use only keys of the pack schema and names of the pack
+    the scenario `data` runs on (with its own [pack] overrides): else every effect would silently be 0."""
+    run = data.get("run")
+    name = run.get("pack") if isinstance(run, dict) else None
+    if not isinstance(name, str):
+        return  # the scenario's own checks report a missing or malformed run.pack
+    if name not in exp.packs:
+        exp.packs[name] = read_pack_dir(resolve_pack_dir(name, exp.baseline_path))
+    base = deep_merge(exp.packs[name], data.get("pack") or {}) if isinstance(data.get("pack"), dict) else exp.packs[name]
+    try:
+        check_overrides(exp.path, changes, base)
+    except InputError as e:
+        raise InputError(exp.path, f"{where}.{e.field}", e.message) from None
 
 
 def _matcher(path, w: str, f: dict):

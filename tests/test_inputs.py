@@ -67,7 +67,8 @@ def assert_rejected(tmp_path, capsys, scenario, extra, file, field, words=""):
     assert out == ""
 
 
-# (id, scenario text, extra command-line arguments, file named ("scenario" or "cli"), field, words)
+# (id, scenario text, extra command-line arguments, file named ("scenario", "cli" for --set, "flag" for
+# another option: "command line"), field, words)
 CASES = [
     ("malformed_toml", "[run\nname = 'x'\n", [], "scenario", "-", "not valid TOML"),
     ("missing_file", None, [], "scenario", "-", "file not found"),
@@ -124,11 +125,11 @@ CASES = [
     ("scale_2", HEAD + "[run]\nscale = 2\n", [], "scenario", "run.scale", "(0, 1]"),
     ("scale_text", HEAD + "[run]\nscale = 'tiny'\n", [], "scenario", "run.scale", "(0, 1]"),
     ("scale_bool", HEAD + "[run]\nscale = true\n", [], "scenario", "run.scale", "(0, 1]"),
-    ("cli_scale_0", HEAD, ["--scale", "0"], "scenario", "run.scale", "(0, 1]"),
-    ("cli_scale_2", HEAD, ["--scale", "2"], "scenario", "run.scale", "(0, 1]"),
-    ("cli_scale_negative", HEAD, ["--scale=-0.5"], "scenario", "run.scale", "(0, 1]"),
+    ("cli_scale_0", HEAD, ["--scale", "0"], "flag", "--scale", "(0, 1]"),
+    ("cli_scale_2", HEAD, ["--scale", "2"], "flag", "--scale", "(0, 1]"),
+    ("cli_scale_negative", HEAD, ["--scale=-0.5"], "flag", "--scale", "(0, 1]"),
     ("seed_text", HEAD + "[run]\nseed = 'one'\n", [], "scenario", "run.seed", "non-negative whole number"),
-    ("seed_negative", HEAD, ["--seed=-3"], "scenario", "run.seed", "non-negative whole number"),
+    ("seed_negative", HEAD, ["--seed=-3"], "flag", "--seed", "non-negative whole number"),
     ("spinup_too_long", HEAD + "[run]\nspinup_weeks = 1000\n", [], "scenario", "run.spinup_weeks", "[0, 520]"),
     ("pack_not_a_string", HEAD + "[run]\npack = 3\n", [], "scenario", "run.pack", "pack name or path"),
     # behaviour, information, network parameters
@@ -152,46 +153,46 @@ CASES = [
     ("set_param_out_of_bounds", HEAD, ["--set", "behaviour.wait_cost=-1"], "cli", "behaviour.wait_cost", "outside"),
     ("set_param_wrong_type", HEAD, ["--set", "behaviour.wait_cost=high"], "cli", "behaviour.wait_cost", "must be a number"),
     ("set_unknown_office", HEAD, ["--set", "pack.offices.Atlantis.weekly_quota=5"],
-     "cli", "offices.Atlantis", "must be in a place of the pack"),
-    ("set_pack_share_above_1", HEAD, ["--set", "pack.parole.p_denied=1.2"], "cli", "parole.p_denied", "outside [0, 1]"),
+     "cli", "pack.offices.Atlantis", "must be in a place of the pack"),
+    ("set_pack_share_above_1", HEAD, ["--set", "pack.parole.p_denied=1.2"], "cli", "pack.parole.p_denied", "outside [0, 1]"),
     # [pack] overrides of the region pack
     ("pack_share_above_1", HEAD + "[pack.segments.darien]\np_death = 1.5\n",
-     [], "scenario", "segments.darien.p_death", "outside [0, 1]"),
+     [], "scenario", "pack.segments.darien.p_death", "outside [0, 1]"),
     ("pack_negative", HEAD + "[pack.offices.Colombia]\nweekly_quota = -5\n",
-     [], "scenario", "offices.Colombia.weekly_quota", "outside"),
+     [], "scenario", "pack.offices.Colombia.weekly_quota", "outside"),
     ("pack_not_whole", HEAD + "[pack.segments.darien]\nweeks = 1.5\n",
-     [], "scenario", "segments.darien.weeks", "whole number"),
-    ("pack_wrong_type", HEAD + "[pack.border]\np_remove = 'some'\n", [], "scenario", "border.p_remove", "must be a number"),
+     [], "scenario", "pack.segments.darien.weeks", "whole number"),
+    ("pack_wrong_type", HEAD + "[pack.border]\np_remove = 'some'\n", [], "scenario", "pack.border.p_remove", "must be a number"),
     ("pack_removes_sources", HEAD + "[pack.segments.darien]\nsources = []\n",
-     [], "scenario", "segments.darien.sources", "must be a table"),
+     [], "scenario", "pack.segments.darien.sources", "must be a table"),
     ("pack_figure_without_source", HEAD + "[pack.segments.teleport]\nweeks = 1\ncost_usd = 1\n"
      "smuggler_fee_usd = 1\np_death = 0\np_injury = 0\np_robbery = 0\n",
-     [], "scenario", "segments.teleport.sources.weeks", "must name its source"),
+     [], "scenario", "pack.segments.teleport.sources.weeks", "must name its source"),
     ("pack_route_shares", HEAD + "[pack.places.Colombia]\nroutes = { darien = 0.5 }\n",
-     [], "scenario", "places.Colombia.routes", "add up to 1"),
+     [], "scenario", "pack.places.Colombia.routes", "add up to 1"),
     ("pack_unknown_route", HEAD + "[pack.places.Cuba]\nroutes = { air_nicaragua = 0.5, teleport = 0.5 }\n",
-     [], "scenario", "places.Cuba.routes", "unknown route option 'teleport'"),
+     [], "scenario", "pack.places.Cuba.routes", "unknown route option 'teleport'"),
     ("pack_unknown_segment", HEAD + "[pack.options.darien]\nsegments = ['darien', 'wormhole']\n",
-     [], "scenario", "options.darien.segments", "unknown segment 'wormhole'"),
+     [], "scenario", "pack.options.darien.segments", "unknown segment 'wormhole'"),
     ("pack_office_not_a_place", HEAD + "[pack.offices.Panama]\nweekly_quota = 1\nassess_per_week = 1\n"
      "presence_cutoff = true\nregular_status_required = true\nhost_nationals_eligible = false\n"
      f"sources = {{ weekly_quota = {SRC}, assess_per_week = {SRC} }}\n",
-     [], "scenario", "offices.Panama", "must be in a place of the pack"),
+     [], "scenario", "pack.offices.Panama", "must be in a place of the pack"),
     ("pack_ceiling_not_a_year", HEAD + "[pack.resettlement.fiscal_year_ceilings]\nnext = 5\n",
-     [], "scenario", "resettlement.fiscal_year_ceilings", "not a year"),
+     [], "scenario", "pack.resettlement.fiscal_year_ceilings", "not a year"),
     ("pack_group_stock", TESTLAND_HEAD + "".join(
         f"[[pack.group]]\nnationality = '{n}'\nplace = '{pl}'\nstock = {s}\npush = -5.0\n"
         f"sources = {{ stock = {SRC}, push = {SRC} }}\n"
         for n, pl, s in [("Aria", "Aria", 1000), ("Borea", "Borea", 1000), ("Aria", "Centra", -5)]),
-     [], "scenario", "group[2].stock", "outside"),
+     [], "scenario", "pack.group[2].stock", "outside"),
     ("pack_group_unknown_place", TESTLAND_HEAD + "[[pack.group]]\nnationality = 'Aria'\nplace = 'Atlantis'\n"
      f"stock = 10\npush = -5.0\nsources = {{ stock = {SRC}, push = {SRC} }}\n",
-     [], "scenario", "group[0].place", "unknown place 'Atlantis'"),
+     [], "scenario", "pack.group[0].place", "unknown place 'Atlantis'"),
     ("pack_group_twice", TESTLAND_HEAD + 2 * ("[[pack.group]]\nnationality = 'Aria'\nplace = 'Aria'\n"
                                               f"stock = 10\npush = -5.0\nsources = {{ stock = {SRC}, push = {SRC} }}\n"),
-     [], "scenario", "group[1]", "defined twice"),
+     [], "scenario", "pack.group[1]", "defined twice"),
     ("pack_regular_shares", TESTLAND_HEAD + "[pack.defaults]\nregularising = 0.5\n",
-     [], "scenario", "group[0].regularising", "exceed 1"),
+     [], "scenario", "pack.group[0].regularising", "exceed 1"),
 ]
 
 
@@ -205,7 +206,7 @@ def _write(tmp_path, text):
 @pytest.mark.parametrize("text,extra,file,field,words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_rejected_cleanly(tmp_path, capsys, text, extra, file, field, words):
     path = _write(tmp_path, text)
-    named = CLI if file == "cli" else str(path)
+    named = {"cli": CLI, "flag": "command line"}.get(file, str(path))
     assert_rejected(tmp_path, capsys, path, extra, named, field, words)
 
 
