@@ -114,8 +114,6 @@ def _scheduler(args):
 def experiment_command(args) -> int:
     from experiments.experiment import run_experiment
 
-    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise InputError(args.out, "--out", "exists and is not a folder")
     res = run_experiment(args.file, out=args.out, replicates=args.replicates, draws=args.draws, scale=args.scale,
                          scheduler=_scheduler(args), workers=args.workers, progress=not args.quiet)
     m = res["manifest"]
@@ -126,10 +124,11 @@ def experiment_command(args) -> int:
 def sensitivity_command(args) -> int:
     from experiments.sensitivity import run_sensitivity
 
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise InputError(args.out, "--out", "exists and is not a folder")
+    from .folders import out_path
+
+    out, _ = out_path(args.out, Path("results") / "sensitivity")  # an empty --out is an error, not "."
     methods = ("morris", "sobol") if args.method == "both" else (args.method,)
-    res = run_sensitivity(Path(args.out), methods, args.trajectories, args.samples, args.scale, args.seed,
+    res = run_sensitivity(out, methods, args.trajectories, args.samples, args.scale, args.seed,
                           scheduler=_scheduler(args), workers=args.workers, progress=not args.quiet)
     m = res["manifest"]
     print(f"{res['out']}: {', '.join(f'{k} {v} runs' for k, v in m['runs'].items())}, {m['wall_time_s']:.0f} s; "
@@ -154,10 +153,18 @@ def validate_command(args) -> int:
         raise InputError("command line", "--seeds", "must be at least 1")
     if args.scale is not None and not (0 < args.scale <= 1):
         raise InputError("command line", "--scale", f"agents per person must be in (0, 1], not {args.scale}")
-    t = validate(args.scenario, args.checks, seeds=range(1, args.seeds + 1), scale=args.scale, progress=not args.quiet)
-    out = Path(args.out) if args.out else Path("results") / "validation" / Path(args.scenario).stem
+    from .folders import claim, out_path, plain_name
+
+    default = Path("results") / "validation"
+    if args.out is None:
+        default = default / plain_name("command line", "scenario", Path(args.scenario).stem)
+    out, field = out_path(args.out, default)
     header = f"{args.scenario}: {args.seeds} seeds" + (f", scale {args.scale:g}" if args.scale else "")
-    write(t, out, header)
+    with claim(out, "validation", field, 1_000_000) as folder:  # before the runs: a refused folder costs nothing
+        t = validate(args.scenario, args.checks, seeds=range(1, args.seeds + 1), scale=args.scale,
+                     progress=not args.quiet)
+        folder.prepare()
+        write(t, folder, header, str(args.scenario))
     print(markdown(t, header))
     print(f"{out}/validation.csv, validation.md")
     return 0
@@ -167,9 +174,9 @@ def calibrate_command(args) -> int:
     from calibration.abc import calibrate
     from calibration.check import check
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(out, "--out", "exists and is not a folder")
+    from .folders import claim, out_path
+
+    out, field = out_path(args.out, Path("results") / "calibration")
     for name in ("scale", "check_scale"):
         v = getattr(args, name)
         if not (0 < v <= 1):
@@ -179,19 +186,20 @@ def calibrate_command(args) -> int:
             raise InputError("command line", "--" + name.replace("_", "-"), "must be at least 1")
     if args.max_minutes <= 0:
         raise InputError("command line", "--max-minutes", "must be positive")
-    out.mkdir(parents=True, exist_ok=True)
-    if not args.check:
-        try:
-            res = calibrate(out, args.scale, args.pop_size, args.max_sims, args.max_minutes, args.generations,
-                            args.fresh, progress=not args.quiet, pop_size_later=args.pop_size_later,
-                            later_from=args.later_from)
-        except KeyboardInterrupt:
-            print(f"interrupted: the finished generations are kept in {out}/abc.db; the same command resumes",
-                  file=sys.stderr)
-            return 130
-        print(f"posterior: {res['generations']} generations, {res['simulations']} runs; "
-              f"calibration/posterior.csv ({len(res['draws'])} weighted draws)")
-    table = check(out, draws=args.draws, scale=args.check_scale, progress=not args.quiet)
+    with claim(out, "calibration", field, 50_000_000) as folder:  # abc.db grows to tens of MB
+        folder.prepare()
+        if not args.check:
+            try:
+                res = calibrate(out, args.scale, args.pop_size, args.max_sims, args.max_minutes, args.generations,
+                                args.fresh, progress=not args.quiet, pop_size_later=args.pop_size_later,
+                                later_from=args.later_from)
+            except KeyboardInterrupt:
+                print(f"interrupted: the finished generations are kept in {out}/abc.db; the same command resumes",
+                      file=sys.stderr)
+                return 130
+            print(f"posterior: {res['generations']} generations, {res['simulations']} runs; "
+                  f"calibration/posterior.csv ({len(res['draws'])} weighted draws)")
+        table = check(out, draws=args.draws, scale=args.check_scale, progress=not args.quiet)
     inside = int(table.inside.sum())
     print(f"{out}/targets.csv: {inside} of {len(table)} observed figures inside the 90% posterior-predictive interval")
     return 0
@@ -200,8 +208,9 @@ def calibrate_command(args) -> int:
 def run_command(args) -> int:
     from tqdm import tqdm
 
+    from .folders import claim, out_path
     from .model import SafeMobilityModel
-    from .outputs import is_complete, write_run
+    from .outputs import finished_run, output_bytes, write_run
     from .scenario import CLI, load_scenario
 
     extra = [f"run.posterior_draw={args.posterior_draw}"] if args.posterior_draw is not None else []
@@ -212,21 +221,26 @@ def run_command(args) -> int:
         if (e.file, e.field) == (CLI, "run.posterior_draw") and args.posterior_draw is not None:
             raise InputError("command line", "--posterior-draw", e.message) from None  # as the user typed it
         raise
-    out = Path(args.out) if args.out else Path("results") / sc.name
-    if out.exists() and not out.is_dir():
-        raise InputError(out, "--out", "exists and is not a folder")
-    if not args.force and is_complete(out, sc):
-        print(f"{out}: already holds this run (same inputs); use --force to run it again")
-        return 0
-    t0 = time.perf_counter()
-    model = SafeMobilityModel(sc)
-    total = model.spinup + model.n_weeks
-    with tqdm(total=total, desc=f"{sc.name} (scale {sc.scale:g}, seed {sc.seed})", unit="wk",
-              disable=args.quiet, file=sys.stderr) as bar:
-        model.run(progress=bar)
-    wall = time.perf_counter() - t0
-    write_run(model, out, wall, figures=not args.no_figures)
-    model.release()
+    out, field = out_path(args.out, Path("results") / sc.name)
+    # every check on the folder (kind, lock, writability, space, finished run) comes before the simulation
+    with claim(out, "run", field, output_bytes(sc, figures=not args.no_figures)) as folder:
+        done = finished_run(folder, sc)
+        if done == "same" and not args.force:
+            print(f"{out}: already holds this run (same inputs); use --force to run it again")
+            return 0
+        if done == "other" and not args.force:
+            raise InputError(out, field, "holds a finished run of other inputs: use --force to replace it "
+                                         "(only the run's own files are replaced) or choose another folder")
+        folder.prepare()
+        t0 = time.perf_counter()
+        model = SafeMobilityModel(sc)
+        total = model.spinup + model.n_weeks
+        with tqdm(total=total, desc=f"{sc.name} (scale {sc.scale:g}, seed {sc.seed})", unit="wk",
+                  disable=args.quiet, file=sys.stderr) as bar:
+            model.run(progress=bar)
+        wall = time.perf_counter() - t0
+        write_run(model, folder, wall, figures=not args.no_figures)
+        model.release()
     print(f"{out}: {model.people.n} agents, {model.n_weeks} weeks, {wall:.1f} s")
     return 0
 
@@ -236,7 +250,7 @@ def bench_command(args) -> int:
 
     if args.max_agents is not None and args.max_agents < 1:
         raise InputError("command line", "--max-agents", "must be a positive number of agents")
-    run_suite(Path(args.out), quick=args.quick, max_agents=args.max_agents)
+    run_suite(args.out, quick=args.quick, max_agents=args.max_agents)  # a str: an empty --out is an error
     return 0  # a measurement: targets that fail are reported, not an error
 
 
@@ -260,8 +274,10 @@ def main(argv=None) -> int:
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: nothing was written", file=sys.stderr)
+    except KeyboardInterrupt as e:  # abm.folders.Interrupted says what a claimed folder kept
+        from .folders import NOTHING_WRITTEN
+
+        print(getattr(e, "message", NOTHING_WRITTEN), file=sys.stderr)
         return 130
     return 1
 

@@ -1,8 +1,8 @@
 """Run outputs, in people (not agents): timeseries.csv, summary.json, manifest.json, figures/.
 
-Files are written into a temporary folder beside the output folder and moved into place only when
-complete, so an interrupted run never leaves a half-written result, and an earlier complete result is
-kept until the new one is ready.
+The files are written into a temporary folder inside the output folder and moved into place one by one,
+the manifest last (abm/folders.py): the manifest holds a sha256 of each file, so a run is finished only when
+every file is whole, and files a user added to the folder are never touched.
 """
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,9 +18,15 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .folders import Claim, write_file
 from .model import METRICS
 
 OUTPUT_FILES = ("timeseries.csv", "summary.json", "manifest.json")
+
+#: timeseries.csv bytes per row (date, metric, nationality, host, value): 45 measured at scale 0.001, with room
+ROW_BYTES = 64
+#: the figures of a run (about 0.35 MB measured), with room
+FIGURE_BYTES = 5_000_000
 
 
 def timeseries(model) -> pd.DataFrame:
@@ -77,6 +82,8 @@ def inputs_hash(scenario) -> str:
 def manifest(model, wall_s: float, out: Path, figures: bool = True) -> dict:
     sc = model.scenario
     return {
+        "tool": "smo-abm",
+        "kind": "run",
         "scenario": str(sc.path),
         "name": sc.name,
         "overrides": sc.overrides,
@@ -96,36 +103,37 @@ def manifest(model, wall_s: float, out: Path, figures: bool = True) -> dict:
     }
 
 
-def is_complete(out: Path, scenario) -> bool:
-    """True if `out` already holds a finished run of exactly these inputs (so it can be skipped)."""
-    m = out / "manifest.json"
-    if not m.exists() or not all((out / f).exists() for f in OUTPUT_FILES):
-        return False
-    try:
-        return json.loads(m.read_text()).get("inputs_hash") == inputs_hash(scenario)
-    except (OSError, ValueError):
-        return False
+def output_bytes(scenario, figures: bool = True) -> int:
+    """An upper estimate of a run's output size, checked against the free space before the run starts:
+    timeseries rows = metrics x cells (every nationality in every place) x weeks (with the spin-up)."""
+    pack = scenario.pack
+    rows = len(METRICS) * len(pack.nationalities) * len(pack.places) * (scenario.n_weeks + scenario.spinup_weeks)
+    return rows * ROW_BYTES + 1_000_000 + (FIGURE_BYTES if figures else 0)
 
 
-def write_run(model, out: Path, wall_s: float, figures: bool = True):
-    """Write all outputs of a finished run into `out`, atomically."""
+def finished_run(folder: Claim, scenario) -> str | None:
+    """"same" if `folder` holds a finished run (every checksum of its manifest matches) of exactly these
+    inputs, "other" if a finished run of other inputs, None if no finished run."""
+    m = folder.finished_manifest()
+    if m is None:
+        return None
+    return "same" if m.get("inputs_hash") == inputs_hash(scenario) else "other"
+
+
+def write_run(model, folder: Claim, wall_s: float, figures: bool = True):
+    """Write all outputs of a finished run into the claimed folder: only the project's files are replaced."""
     from calibration.targets import summary
     from .figures import make_figures
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    def write(tmp: Path) -> dict:
         ts = timeseries(model)
         ts.to_csv(tmp / "timeseries.csv", index=False, float_format="%.6g")
-        (tmp / "summary.json").write_text(json.dumps(summary(model, ts), indent=2, default=_num))
+        write_file(tmp / "summary.json", json.dumps(summary(model, ts), indent=2, default=_num))
         if figures:
             make_figures(ts, model, tmp / "figures")
-        (tmp / "manifest.json").write_text(json.dumps(manifest(model, wall_s, out, figures), indent=2, default=_num))
-        _swap_in(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        return json.loads(json.dumps(manifest(model, wall_s, folder.out, figures), default=_num))
+
+    return folder.publish(write)
 
 
 def write_text_atomic(path, text: str):
@@ -146,17 +154,6 @@ def write_text_atomic(path, text: str):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def _swap_in(tmp: Path, out: Path):
-    """Replace `out` by `tmp`, keeping the old folder until the new one is in place."""
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, out)
 
 
 def _num(x):

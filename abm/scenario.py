@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import params as P
 from .errors import InputError, reject_unknown, suggest, warn
+from .folders import plain_name
 from .memory import check_fits
 from .pack import Pack, deep_merge, load_pack, read_toml, resolve_pack_dir
 from .policy import Policy, check_policies, parse_date
@@ -234,7 +235,7 @@ def _load(path: Path, overrides, scale, seed, data: dict | None = None) -> Scena
     pols = check_policies(policies, pack, file)
     n_weeks = (end - start).days // 7 + 1
     check_fits(file, pack, float(scale), n_weeks)  # before anything is allocated
-    return Scenario(path=path, name=str(run.get("name", path.stem)), pack=pack, start=start, end=end,
+    return Scenario(path=path, name=plain_name(file, "run.name", run.get("name", path.stem)), pack=pack, start=start, end=end,
                     seed=int(seed), scale=float(scale), spinup_weeks=spin, behaviour=pars["behaviour"],
                     information=pars["information"], network=pars["network"], policies=pols,
                     raw=_jsonable(data), overrides=overrides, calibration=calibration,

@@ -166,16 +166,26 @@ def _label(n: int) -> str:
     return str(n)
 
 
-def run_suite(out=Path("results/bench"), quick: bool = False, max_agents: int | None = None, *,
-              scenario=BASELINE, seed: int | None = None, sizes=None, reference_agents: int | None = None,
-              reference_weeks: int = REFERENCE_WEEKS, reference_at_week: int = REFERENCE_AT_WEEK,
-              weeks_agents: int | None = None, weeks_windows=None, timeout: float | None = None,
-              log=print) -> dict:
+def run_suite(out=Path("results/bench"), quick: bool = False, max_agents: int | None = None, **kwargs) -> dict:
     """Run the suite, print the table and write OUT/bench.json and OUT/report.md. Returns the results.
 
-    The keyword arguments exist for tests (tiny sizes); the command line uses the defaults.
+    The keyword arguments exist for tests (tiny sizes); the command line uses the defaults. The output
+    folder is checked (and locked) before the first measurement (abm/folders.py).
     """
-    out = Path(out)
+    from abm.folders import claim, out_path
+
+    out, field = out_path(None if out is None else str(out), Path("results") / "bench")
+    with claim(out, "bench", field, 1_000_000) as folder:
+        folder.prepare()
+        return _run_suite(folder, quick, max_agents, **kwargs)
+
+
+def _run_suite(folder, quick: bool = False, max_agents: int | None = None, *,
+               scenario=BASELINE, seed: int | None = None, sizes=None, reference_agents: int | None = None,
+               reference_weeks: int = REFERENCE_WEEKS, reference_at_week: int = REFERENCE_AT_WEEK,
+               weeks_agents: int | None = None, weeks_windows=None, timeout: float | None = None,
+               log=print) -> dict:
+    out = folder.out
     scenario = str(Path(scenario).resolve())
     started = time.perf_counter()
     base_task = {"scenario": scenario, "seed": seed, "overrides": []}
@@ -246,7 +256,7 @@ def run_suite(out=Path("results/bench"), quick: bool = False, max_agents: int | 
     result = summarise(rows, weeks_rows, reference, people_full, quick=quick, max_agents=max_agents,
                        reference_agents=reference_agents, weeks_agents=weeks_agents, scenario=scenario)
     result["suite_s"] = time.perf_counter() - started
-    write_outputs(result, out)
+    write_outputs(result, folder)
     log("")
     log(render_text(result))
     log(f"wrote {out / 'bench.json'} and {out / 'report.md'} ({result['suite_s']:.0f} s)")
@@ -492,8 +502,14 @@ def render_markdown(res) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_outputs(res: dict, out: Path):
-    from abm.outputs import write_text_atomic  # imported here: keeps the parent light while children run
+def write_outputs(res: dict, folder):
+    """bench.json, report.md and a manifest into the claimed folder (abm.folders.Claim), together."""
+    from abm.folders import write_file  # imported here: keeps the parent light while children run
+    from abm.outputs import git_commit
 
-    write_text_atomic(out / "bench.json", json.dumps(_clean(res), indent=2))
-    write_text_atomic(out / "report.md", render_markdown(res))
+    def write(tmp: Path) -> dict:
+        write_file(tmp / "bench.json", json.dumps(_clean(res), indent=2))
+        write_file(tmp / "report.md", render_markdown(res))
+        return {"settings": res.get("settings"), "git_commit": git_commit(), "suite_s": res.get("suite_s")}
+
+    return folder.publish(write)

@@ -156,8 +156,18 @@ def markdown(t: pd.DataFrame, header: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def write(t: pd.DataFrame, out: Path, header: str):
-    from abm.outputs import write_text_atomic
+def write(t: pd.DataFrame, folder, header: str, scenario: str = "") -> dict:
+    """validation.csv, validation.md and a manifest into the claimed folder (abm.folders.Claim), together."""
+    import datetime as dt
 
-    write_text_atomic(out / "validation.csv", t.to_csv(index=False, float_format="%.6g"))
-    write_text_atomic(out / "validation.md", markdown(t, header))
+    from abm import __version__
+    from abm.folders import write_file
+    from abm.outputs import git_commit
+
+    def files(tmp: Path) -> dict:
+        write_file(tmp / "validation.csv", t.to_csv(index=False, float_format="%.6g"))
+        write_file(tmp / "validation.md", markdown(t, header))
+        return {"scenario": scenario, "header": header, "version": __version__, "git_commit": git_commit(),
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+
+    return folder.publish(files)

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from abm.errors import InputError, reject_unknown, warn
+from abm.folders import plain_name
 from abm.memory import check_fits
 from abm.pack import check_overrides, deep_merge, load_pack, read_pack_dir, read_toml, resolve_pack_dir
 from abm.policy import parse_date
@@ -174,6 +175,7 @@ def load_experiment(path, replicates: int | None = None, draws: int | None = Non
     name = head.get("name", path.stem)
     if not isinstance(name, str) or not NAME.match(name):
         raise InputError(path, "experiment.name", f"must be letters, digits, '_', '-' or '.', not {name!r}")
+    plain_name(path, "experiment.name", name)  # it names the folder results/experiments/<name>
     reps = _int(path, "experiment.replicates", head.get("replicates", 10), 1, 10_000)
     ndraws = _int(path, "experiment.draws", head.get("draws", 0), 0, 10_000)
     seed = _int(path, "experiment.seed", head.get("seed", 1), 0, 2**32 - 1)

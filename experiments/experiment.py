@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import time
 from pathlib import Path
 
 from abm import __version__
-from abm.outputs import git_commit, write_text_atomic
+from abm.errors import InputError
+from abm.folders import claim, out_path, write_file
+from abm.outputs import git_commit
 
-from .design import load_experiment
+from .design import BASELINE, load_experiment
 from .effects import effects
+from .measures import SERIES
 from .report import write_report
 from .runner import SINGLE, execute, series, tidy
 
@@ -21,21 +23,47 @@ from .runner import SINGLE, execute, series, tidy
 def run_experiment(path, out=None, replicates=None, draws=None, scale=None, scheduler=None, workers=None,
                    progress=True) -> dict:
     t0 = time.perf_counter()
-    exp = load_experiment(path, replicates=replicates, draws=draws, scale=scale)  # all checks before any run
+    # a LocalCluster runs one run per worker at once, all in this machine's memory
+    at_once = (workers or os.cpu_count() or 1) if scheduler is None else 1
+    exp = load_experiment(path, replicates=replicates, draws=draws, scale=scale,
+                          runs_at_once=at_once)  # all checks before any run
     tasks = exp.tasks()
-    out = Path(out) if out else Path("results") / "experiments" / exp.name
-    out.mkdir(parents=True, exist_ok=True)
-    results = execute(tasks, out, scheduler=scheduler, workers=workers, progress=progress,
-                      label=f"{exp.name} ({len(exp.names)} variants x {exp.replicates} replicates x {len(exp.draw_ids)} draws)")
-    runs = tidy(results, exp.outputs)
-    eff = effects(runs, exp.outputs, exp.crossings)
-    write_text_atomic(out / "runs.csv", runs.to_csv(index=False, float_format="%.6g"))
-    write_text_atomic(out / "effects.csv", eff.to_csv(index=False, float_format="%.6g"))
-    wall = time.perf_counter() - t0
-    man = manifest(exp, tasks, results, out, wall, scheduler, workers)
-    write_report(exp, runs, eff, series(results), man, out)
-    write_text_atomic(out / "manifest.json", json.dumps(man, indent=2, default=str))
+    out, field = out_path(out, Path("results") / "experiments" / exp.name)
+    with claim(out, "experiment", field, output_bytes(exp, len(tasks))) as folder:
+        _same_experiment(folder, exp, field)
+        folder.prepare()
+        label = f"{exp.name} ({len(exp.names)} variants x {exp.replicates} replicates x {len(exp.draw_ids)} draws)"
+        results = execute(tasks, out, scheduler=scheduler, workers=workers, progress=progress, field=field, label=label)
+        runs = tidy(results, exp.outputs)
+        eff = effects(runs, exp.outputs, exp.crossings)
+        man = manifest(exp, tasks, results, out, time.perf_counter() - t0, scheduler, workers)
+
+        def write(tmp: Path) -> dict:
+            # runs.csv, effects.csv, figures and the report come in together, or not at all
+            write_file(tmp / "runs.csv", runs.to_csv(index=False, float_format="%.6g"))
+            write_file(tmp / "effects.csv", eff.to_csv(index=False, float_format="%.6g"))
+            write_report(exp, runs, eff, series(results), man, tmp)
+            return man
+
+        man = folder.publish(write)
     return {"out": out, "runs": runs, "effects": eff, "manifest": man}
+
+
+def _same_experiment(folder, exp, field):
+    """A folder that holds another experiment's results is not resumed into (its runs would be mixed with
+    this one's in the report, or overwritten): it is refused like a finished run of other inputs."""
+    m = folder.existing_manifest()
+    if m.get("kind") == "experiment" and m.get("name") not in (None, exp.name):
+        raise InputError(folder.out, field, f"holds the results of experiment {m['name']!r} ({m.get('experiment')}), "
+                                            f"not {exp.name!r}: choose another folder")
+
+
+def output_bytes(exp, n_runs: int) -> int:
+    """An upper estimate of what the experiment writes: each run's file (its weekly series as JSON, about
+    12 bytes a number) and the report with its figures."""
+    sc = exp.scenario(BASELINE, exp.draw_ids[0])
+    per_run = 4_000 + 16 * (sc.n_weeks + sc.spinup_weeks) * (len(SERIES) + 1)
+    return n_runs * per_run + 10_000_000
 
 
 def manifest(exp, tasks, results, out, wall, scheduler, workers) -> dict:

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from abm.outputs import write_text_atomic  # noqa: E402
+from abm.folders import write_file  # noqa: E402
 
 from .design import BASELINE  # noqa: E402
 from .effects import HI, LO, paired  # noqa: E402
@@ -103,9 +103,7 @@ def save(fig, path: Path) -> str:
     plt.close(fig)
     data = buf.getvalue()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".png.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_file(path, data)  # into the experiment's temporary folder: moved into place with the rest
     return base64.b64encode(data).decode()
 
 
@@ -154,6 +152,7 @@ def pairing_summary(eff: pd.DataFrame) -> tuple[str, pd.DataFrame]:
 
 
 def write_report(exp, runs: pd.DataFrame, eff: pd.DataFrame, ser: pd.DataFrame, man: dict, out: Path):
+    """figures/*.png and report.html into `out` (the experiment writes them into a temporary folder first)."""
     sns.set_theme(style="whitegrid", context="paper")
     figs = out / "figures"
     c = exp.crossings
@@ -168,7 +167,7 @@ def write_report(exp, runs: pd.DataFrame, eff: pd.DataFrame, ser: pd.DataFrame, 
         "pairing": save(fig_pairing(eff), figs / "pairing.png"),
     }
     text, tab = pairing_summary(eff)
-    write_text_atomic(out / "report.html", render(exp, eff, man, imgs, text, tab))
+    write_file(out / "report.html", render(exp, eff, man, imgs, text, tab))
 
 
 def render(exp, eff, man, imgs, pairing_text, pairing_tab) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from abm.folders import write_error
 from abm.outputs import write_text_atomic
 
 from .cluster import CONNECT_TIMEOUT_S
@@ -43,8 +44,9 @@ def finished(out: Path, task) -> dict | None:
 
 
 def execute(tasks: list, out: Path, scheduler: str | None = None, workers: int | None = None,
-            progress: bool = True, label: str = "runs") -> list[dict]:
-    """Run the tasks not finished yet; return every task's result, in the order of `tasks`."""
+            progress: bool = True, label: str = "runs", field: str = "output folder") -> list[dict]:
+    """Run the tasks not finished yet; return every task's result, in the order of `tasks`. A run file that
+    cannot be written (a full disk) stops it with one line; the files already written are kept."""
     from tqdm import tqdm
 
     for stale in (out / "runs").glob("*/.*.tmp"):  # left by a run killed while writing its file
@@ -58,7 +60,11 @@ def execute(tasks: list, out: Path, scheduler: str | None = None, workers: int |
                disable=not progress, file=sys.stderr, smoothing=0.1)
 
     def done(i, res):
-        write_text_atomic(run_file(out, tasks[i]), json.dumps(res, allow_nan=True))
+        try:
+            write_text_atomic(run_file(out, tasks[i]), json.dumps(res, allow_nan=True))
+        except OSError as e:  # write_text_atomic removed its temporary file
+            raise write_error(out, field, e, f"the finished runs are kept in {out / 'runs'}; the same command "
+                                             "resumes from them") from None
         results[i] = res
         bar.update(1)
 

@@ -12,7 +12,6 @@ The runs go through experiments.runner (Dask, atomic run files, resumable) like 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from pathlib import Path
 
@@ -21,7 +20,8 @@ import pandas as pd
 
 from abm import __version__
 from abm.errors import InputError
-from abm.outputs import git_commit, write_text_atomic
+from abm.folders import claim, out_path, write_file
+from abm.outputs import git_commit
 from abm.scenario import load_scenario
 from calibration.abc import BASELINE
 
@@ -31,6 +31,7 @@ from .runner import execute
 
 HEADLINE = ("darien_crossings", "deaths", "smo_registrations", "smo_arrivals", "wait_mean_days", "gave_up_share")
 LEVELS = 4  # Morris grid levels (SALib's default)
+RUN_FILE_BYTES = 40_000  # a run file with its weekly series (about 12 kB measured), with room
 
 
 def problem(posterior: str = "posterior.csv", lo: float = 0.05, hi: float = 0.95) -> tuple[dict, dict]:
@@ -104,30 +105,40 @@ def run_sensitivity(out: Path, methods=("morris", "sobol"), trajectories: int = 
     if not (0 < scale <= 1):
         raise InputError("command line", "--scale", f"agents per person must be in (0, 1], not {scale}")
     t0 = time.perf_counter()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     prob, log = problem()
-    result = {}
-    for m in methods:
-        X = samples(m, prob, trajectories if m == "morris" else samples_n, seed)
-        tasks = tasks_of(m, X, prob, log, scale, seed)
-        res = execute(tasks, out, scheduler=scheduler, workers=workers, progress=progress, label=f"{m} ({len(tasks)} runs)")
-        Y = pd.DataFrame([r["outputs"] for r in res])
-        table = pd.DataFrame(X, columns=prob["names"]).join(Y[list(HEADLINE)])
-        write_text_atomic(out / f"{m}_samples.csv", table.to_csv(index=False, float_format="%.6g"))
-        idx = analyse(m, prob, X, Y)
-        write_text_atomic(out / f"{m}.csv", idx.to_csv(index=False, float_format="%.6g"))
-        result[m] = {"indices": idx, "runs": len(tasks), "run_seconds": sum(r["wall_s"] for r in res)}
-    figures(result, out)
-    man = {"methods": list(methods), "trajectories": trajectories, "samples": samples_n, "scale": scale, "seed": seed,
-           "parameters": {k: {"bounds": b, "sampled_in": "log10" if log[k] else "natural units"}
-                          for k, b in zip(prob["names"], prob["bounds"])},
-           "ranges": "5%-95% weighted quantiles of calibration/posterior.csv", "outputs": list(HEADLINE),
-           "runs": {m: r["runs"] for m, r in result.items()},
-           "run_seconds": {m: round(r["run_seconds"], 1) for m, r in result.items()},
-           "wall_time_s": round(time.perf_counter() - t0, 1), "version": __version__, "git_commit": git_commit(),
-           "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    write_text_atomic(out / "manifest.json", json.dumps(man, indent=2))
+    plan = {m: samples(m, prob, trajectories if m == "morris" else samples_n, seed) for m in methods}
+    out, field = out_path(out, Path("results") / "sensitivity")
+    need = sum(len(X) for X in plan.values()) * RUN_FILE_BYTES + 10_000_000  # a task per sample row
+    with claim(out, "sensitivity", field, need) as folder:
+        folder.prepare()
+        result, tables = {}, {}
+        for m, X in plan.items():
+            tasks = tasks_of(m, X, prob, log, scale, seed)
+            res = execute(tasks, out, scheduler=scheduler, workers=workers, progress=progress, field=field,
+                          label=f"{m} ({len(tasks)} runs)")
+            Y = pd.DataFrame([r["outputs"] for r in res])
+            tables[m] = pd.DataFrame(X, columns=prob["names"]).join(Y[list(HEADLINE)])
+            idx = analyse(m, prob, X, Y)
+            result[m] = {"indices": idx, "runs": len(tasks), "run_seconds": sum(r["wall_s"] for r in res)}
+        man = {"methods": list(methods), "trajectories": trajectories, "samples": samples_n, "scale": scale,
+               "seed": seed,
+               "parameters": {k: {"bounds": b, "sampled_in": "log10" if log[k] else "natural units"}
+                              for k, b in zip(prob["names"], prob["bounds"])},
+               "ranges": "5%-95% weighted quantiles of calibration/posterior.csv", "outputs": list(HEADLINE),
+               "runs": {m: r["runs"] for m, r in result.items()},
+               "run_seconds": {m: round(r["run_seconds"], 1) for m, r in result.items()},
+               "wall_time_s": round(time.perf_counter() - t0, 1), "version": __version__, "git_commit": git_commit(),
+               "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+
+        def write(tmp: Path) -> dict:
+            # the tables, figures and manifest come in together, or not at all
+            for m, r in result.items():
+                write_file(tmp / f"{m}_samples.csv", tables[m].to_csv(index=False, float_format="%.6g"))
+                write_file(tmp / f"{m}.csv", r["indices"].to_csv(index=False, float_format="%.6g"))
+            figures(result, tmp)
+            return man
+
+        man = folder.publish(write)
     return {"out": out, "manifest": man, **{m: r["indices"] for m, r in result.items()}}
 
 
