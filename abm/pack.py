@@ -64,6 +64,9 @@ BORDER_FIELDS = {
 }
 
 
+#: meta fields naming a file in calibration/ (the project's targets, posterior and checks files)
+META_FILES = ("calibration_targets", "calibration_posterior", "validation_checks")
+CALIBRATION_DIR = Path(__file__).resolve().parents[1] / "calibration"
 META_FIELDS = ("name", "description", "destination", "currency", "crossings", "calibration_targets",
                "calibration_posterior", "validation_checks")
 
@@ -342,6 +345,9 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
     for k, v in meta.items():
         if not isinstance(v, str):  # every meta field is a name, a label or a file name
             raise InputError(F("meta"), f"meta.{k}", f"must be text, not {v!r}")
+        if k in META_FILES and (v != Path(v).name or v in ("", ".", "..") or not CALIBRATION_DIR.joinpath(v).is_file()):
+            # read after the simulation (targets, checks) or by name (the posterior): a bad one must stop now
+            raise InputError(F("meta"), f"meta.{k}", f"{v!r} is not a file in calibration/ (a plain file name)")
     if not isinstance(raw["group"], list) or not all(isinstance(g, dict) for g in raw["group"]):
         raise InputError(F("group"), "group", "must be an array of tables ([[group]])")
     for n, t in raw["nationalities"].items():
