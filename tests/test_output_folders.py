@@ -481,3 +481,18 @@ def test_ctrl_c_in_an_experiment_says_what_was_kept(tmp_path, capsys, monkeypatc
     assert rc == 130
     assert err == [f"interrupted: 1 finished runs are kept in {out / 'runs'}; the same command resumes from them"]
     assert len(list(out.glob("runs/*/*.json"))) == 1 and not (out / folders.PID).exists()
+
+
+def test_another_experiments_folder_is_not_resumed_into(tmp_path, capsys):
+    """Experiment B into experiment A's finished folder: refused (B's runs would replace A's run files and
+    its report), A's folder untouched; A itself resumes there (reruns nothing, exit 0)."""
+    a, b = tiny_experiment(tmp_path, "first"), tiny_experiment(tmp_path, "second")
+    out = tmp_path / "exp"
+    rc, err, _ = cli(capsys, "experiment", a, "--out", out, "--single-process", "--quiet")
+    assert rc == 0, err
+    assert_refused(capsys, tmp_path, ["experiment", b, "--out", out, "--single-process", "--quiet"],
+                   "holds the results of experiment 'first'", "not 'second'")
+    before = snapshot(out / "runs")
+    rc, err, _ = cli(capsys, "experiment", a, "--out", out, "--single-process", "--quiet")
+    assert rc == 0, err
+    assert snapshot(out / "runs") == before
