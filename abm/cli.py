@@ -174,7 +174,7 @@ def calibrate_command(args) -> int:
     from calibration.abc import calibrate
     from calibration.check import check
 
-    from .folders import claim, out_path
+    from .folders import claim, out_path, write_error
 
     out, field = out_path(args.out, Path("results") / "calibration")
     for name in ("scale", "check_scale"):
@@ -197,9 +197,16 @@ def calibrate_command(args) -> int:
                 print(f"interrupted: the finished generations are kept in {out}/abc.db; the same command resumes",
                       file=sys.stderr)
                 return 130
+            except OSError as e:  # a full disk or a folder made read-only during the fit
+                raise write_error(out, field, e, f"the finished generations are kept in {out}/abc.db; "
+                                                 "the same command resumes") from None
             print(f"posterior: {res['generations']} generations, {res['simulations']} runs; "
                   f"calibration/posterior.csv ({len(res['draws'])} weighted draws)")
-        table = check(out, draws=args.draws, scale=args.check_scale, progress=not args.quiet)
+        try:
+            table = check(out, draws=args.draws, scale=args.check_scale, progress=not args.quiet)
+        except OSError as e:
+            raise write_error(out, field, e, f"finished check runs are kept in {out}/predictive; "
+                                             "the same command resumes") from None
     inside = int(table.inside.sum())
     print(f"{out}/targets.csv: {inside} of {len(table)} observed figures inside the 90% posterior-predictive interval")
     return 0

@@ -496,3 +496,18 @@ def test_another_experiments_folder_is_not_resumed_into(tmp_path, capsys):
     rc, err, _ = cli(capsys, "experiment", a, "--out", out, "--single-process", "--quiet")
     assert rc == 0, err
     assert snapshot(out / "runs") == before
+
+
+def test_a_full_disk_during_a_calibration_check_is_one_line(tmp_path, capsys, monkeypatch):
+    """pyabc's database and the check's run files are written by calibration/: an OSError there is one line
+    too, saying what is kept (not a traceback)."""
+    import calibration.check
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(calibration.check, "check", full)
+    out = tmp_path / "cal"
+    rc, err, _ = cli(capsys, "calibrate", "--check", "--out", out, "--quiet")
+    assert rc == 2 and len(err) == 1 and "No space left on device (free some space)" in err[0], err
+    assert "kept in" in err[0] and "Traceback" not in err[0]
