@@ -123,6 +123,15 @@ def _is_temporary(name: str) -> bool:
     return name.startswith(TMP_PREFIX) or name.endswith(".tmp")
 
 
+#: the temporary files the project writes: ".NAME.XXXXXXXX.tmp" (abm.outputs.write_text_atomic, through
+#: mkstemp), and "NAME.png.tmp" (the figures of versions before abm/folders.py); a user's "notes.tmp" is not one
+_OWN_TEMPORARY = re.compile(rf"(\..+\.{_MKDTEMP_SUFFIX}\.tmp|.+\.png\.tmp)")
+
+
+def _own_temporary(name: str) -> bool:
+    return bool(_OWN_TEMPORARY.fullmatch(name))
+
+
 def _legacy_kind(names: set[str], prefer: str) -> str | None:
     """The kind of a folder written before the marker existed: it holds one of the kind's distinctive names
     and nothing but names of that kind (`prefer` first, where names are shared)."""
@@ -381,8 +390,8 @@ def clean_stale(out: Path, kind: str):
             t.unlink(missing_ok=True)
     for d in [out, *(d for sub in TMP_FILE_DIRS for d in out.glob(sub))]:
         if d.is_dir() and not d.is_symlink():
-            for f in d.glob("*.tmp"):
-                if f.is_file() and not f.is_symlink():
+            for f in d.iterdir():
+                if _own_temporary(f.name) and f.is_file() and not f.is_symlink():
                     f.unlink(missing_ok=True)
     if kind == "run":
         _clean_legacy_beside(out)

@@ -289,9 +289,12 @@ def test_temporaries_left_by_a_killed_writer_are_cleaned_on_the_next_run(tmp_pat
     (tmp_path / ".out.old-4343" / "thesis.txt").write_text("a user's file swapped out by an old version")
     (tmp_path / ".out.notes").mkdir()
     (out / "keep.tmpl").write_text("mine")
+    (out / "notes.tmp").write_text("a user's file that only ends like a temporary")
+    (out / ".notes.tmp").write_text("another")
     rc, err, _ = run(capsys, out)  # no lock left by the killed process
     assert rc == 0, err
-    assert not list(out.glob(folders.TMP_PREFIX + "*")) and not list(out.rglob("*.tmp"))
+    assert not list(out.glob(folders.TMP_PREFIX + "*"))
+    assert sorted(p.name for p in out.rglob("*.tmp")) == [".notes.tmp", "notes.tmp"]
     assert not (out / folders.PID).exists()
     assert (out / "keep.tmpl").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == [".out.notes", ".out.old-4343"]
