@@ -23,6 +23,7 @@ from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
 from abm.figures import _policy_lines
+from abm.folders import finished_manifest
 from abm.model import SafeMobilityModel
 from abm.scenario import read_scenario_data, scenario_from_data
 from agents.network import neighbourhood
@@ -547,7 +548,9 @@ def _is_finished(root: Path, folder: Path) -> bool:
         return False
     if not isinstance(m, dict):
         return False
-    return m["kind"] == "experiment" if "kind" in m else "experiment" in m  # manifests say their kind (issue 15)
+    if "checksums" in m:  # written by abm/folders.py: finished only if every file is whole
+        return finished_manifest(real, "experiment") is not None
+    return m["kind"] == "experiment" if "kind" in m else "experiment" in m  # an earlier version's manifest
 
 
 def finished_experiments(root: Path) -> list[str]:

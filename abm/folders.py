@@ -266,16 +266,8 @@ class Claim:
         return _read_json(self.out / "manifest.json")
 
     def finished_manifest(self) -> dict | None:
-        """The manifest if the folder holds a finished result: a manifest of this kind whose checksums all match."""
-        m = _read_json(self.out / "manifest.json")
-        sums = m.get("checksums")
-        if m.get("tool") != TOOL or m.get("kind") != self.kind or not isinstance(sums, dict) or not sums:
-            return None
-        for rel, digest in sums.items():
-            path = self._inside(rel)
-            if path is None or not path.is_file() or sha256(path) != digest:
-                return None
-        return m
+        """The manifest if the folder holds a finished result of this kind (see finished_manifest)."""
+        return finished_manifest(self.out, self.kind)
 
     def staging(self) -> Path:
         """A new temporary folder inside the output folder (same file system: the moves are renames)."""
@@ -316,11 +308,7 @@ class Claim:
         return man
 
     def _inside(self, rel) -> Path | None:
-        """`out/rel` if `rel` is a relative path that stays inside the folder (manifests are not trusted)."""
-        if not isinstance(rel, str) or not rel or os.path.isabs(rel) or ".." in Path(rel).parts:
-            return None
-        path = self.out / rel
-        return path if path.resolve().is_relative_to(self.out.resolve()) else None  # no symlink out of it
+        return _inside(self.out, rel)
 
     # -- leaving it --
 
@@ -359,6 +347,28 @@ class Claim:
             os.close(self.fd)  # closing drops the flock
             self.fd = None
             self.locked = False
+
+
+def finished_manifest(out: Path, kind: str) -> dict | None:
+    """The manifest of `out` if the folder holds a finished result of `kind`: a manifest of this project and
+    kind whose checksums all match the files they name (an emptied or half-moved file is not finished)."""
+    m = _read_json(Path(out) / "manifest.json")
+    sums = m.get("checksums")
+    if m.get("tool") != TOOL or m.get("kind") != kind or not isinstance(sums, dict) or not sums:
+        return None
+    for rel, digest in sums.items():
+        path = _inside(Path(out), rel)
+        if path is None or not path.is_file() or sha256(path) != digest:
+            return None
+    return m
+
+
+def _inside(out: Path, rel) -> Path | None:
+    """`out/rel` if `rel` is a relative path that stays inside the folder (manifests are not trusted)."""
+    if not isinstance(rel, str) or not rel or os.path.isabs(rel) or ".." in Path(rel).parts:
+        return None
+    path = out / rel
+    return path if path.resolve().is_relative_to(out.resolve()) else None  # no symlink out of it
 
 
 def _remove_empty(folder: Path, top: Path):

@@ -297,6 +297,21 @@ def test_experiment_folders_come_from_the_servers_list_and_stay_inside(tmp_path,
     assert read == []
 
 
+def test_an_experiment_whose_files_fail_their_checksums_is_not_offered(tmp_path):
+    """A manifest written by abm/folders.py vouches for each file by its sha256: an emptied or half-moved
+    effects.csv is not a finished experiment (as a run folder is judged)."""
+    from abm.folders import sha256
+
+    root = tmp_path / "results" / "experiments"
+    for name in ("whole", "emptied"):
+        folder = _experiment(root / name, name)
+        man = {"tool": "smo-abm", "kind": "experiment", "name": name,
+               "checksums": {"effects.csv": sha256(folder / "effects.csv")}}
+        (folder / "manifest.json").write_text(json.dumps(man))
+    (root / "emptied" / "effects.csv").write_text("")
+    assert app.finished_experiments(root) == ["whole"]
+
+
 def test_the_experiment_view_refuses_a_folder_the_browser_made_up(tmp_path, monkeypatch):
     """The browser sets the select to `../../outside` (any websocket client can): the view shows an error and
     reads nothing."""
