@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
 from pathlib import Path
 
 from .errors import InputError
+from .interrupts import deferred
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -261,8 +263,21 @@ def bench_command(args) -> int:
     return 0  # a measurement: targets that fail are reported, not an error
 
 
+def _simulates_here(args) -> bool:
+    """Whether the command runs its models in this process (so a deferred Ctrl-C is seen between weeks:
+    abm/interrupts.py); on a Dask cluster this process only waits, and Ctrl-C must act at once."""
+    if args.command in ("run", "validate"):
+        return True
+    return args.command in ("experiment", "sensitivity") and args.single_process
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    with deferred() if _simulates_here(args) else contextlib.nullcontext():
+        return _dispatch(args)
+
+
+def _dispatch(args) -> int:
     try:
         if args.command == "run":
             return run_command(args)

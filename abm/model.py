@@ -29,7 +29,7 @@ from agents.network import build_network
 from agents.population import build_people
 from agents.states import IS_RESIDENT, RESIDENT, ParoleStage, State
 
-from . import border, darien, decisions, information, parole, smo
+from . import border, darien, decisions, information, interrupts, parole, smo
 from .clocks import Clock
 from .contacts import Sources, silence, silenced, unique_ids
 from .crn import Streams
@@ -355,6 +355,7 @@ class SafeMobilityModel(mesa.Model):
     def run(self, progress=None):
         while self.running:
             self.step()
+            interrupts.checkpoint()  # a deferred Ctrl-C stops the run here, between weeks
             if progress is not None:
                 progress.update(1)
         return self
