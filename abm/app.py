@@ -7,7 +7,6 @@ in people and redraw as the model steps.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
 from abm.figures import _policy_lines
-from abm.folders import finished_manifest
+from abm.folders import finished_manifest, read_json
 from abm.model import SafeMobilityModel
 from abm.scenario import read_scenario_data, scenario_from_data
 from agents.network import neighbourhood
@@ -523,9 +522,6 @@ def results_dir() -> Path:
     return Path(os.environ.get("SMO_RESULTS", "results")) / "experiments"
 
 
-MANIFEST_MAX_BYTES = 10_000_000  # an experiment's manifest is a few kB; a larger file is not one
-
-
 def _inside(root: Path, path: Path) -> Path | None:
     """`path` with every symlink followed, if that lies inside `root` (resolved too); else None."""
     real = path.resolve()
@@ -539,14 +535,8 @@ def _is_finished(root: Path, folder: Path) -> bool:
     files = [_inside(root, folder / f) for f in ("manifest.json", "effects.csv")]
     if real is None or not real.is_dir() or None in files or not all(f.is_file() for f in files):
         return False
-    manifest = files[0]
-    if manifest.stat().st_size > MANIFEST_MAX_BYTES:
-        return False
-    try:
-        m = json.loads(manifest.read_text())
-    except (OSError, UnicodeDecodeError, ValueError):
-        return False
-    if not isinstance(m, dict):
+    m = read_json(files[0])
+    if not m:
         return False
     if "checksums" in m:  # written by abm/folders.py: finished only if every file is whole
         return finished_manifest(real, "experiment") is not None

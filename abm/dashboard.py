@@ -19,7 +19,6 @@ import argparse
 import errno
 import ipaddress
 import os
-import re
 import signal
 import socket
 import sys
@@ -31,12 +30,12 @@ from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 
 from abm.errors import InputError
+from experiments.cluster import is_host_name
 
 APP = Path(__file__).with_name("app.py")
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 GRACE_S = 10.0  # from SIGTERM to SIGKILL of the server's group: uvicorn gets 5 s to close the page's websockets
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
 def plain_host(host: str) -> str:
@@ -52,7 +51,7 @@ def check_host(host: str) -> str:
         return h
     except ValueError:
         pass
-    if h and len(h) <= 253 and all(_LABEL.fullmatch(label) for label in h.rstrip(".").split(".")):
+    if is_host_name(h):
         return h
     raise InputError("command line", "--host", f"not a host name or IP address: {host!r}")
 

@@ -93,17 +93,19 @@ def out_path(given, default: Path, field: str = "--out") -> tuple[Path, str]:
 def kind_of(folder: Path) -> str | None:
     """The kind of output of this project `folder` holds, by its marker or manifest, or None."""
     for name in (MARKER, "manifest.json"):
-        data = _read_json(folder / name)
+        data = read_json(folder / name)
         if data.get("tool") == TOOL and data.get("kind") in KINDS:
             return data["kind"]
-    data = _read_json(folder / "manifest.json")
+    data = read_json(folder / "manifest.json")
     for kind, keys in LEGACY_MANIFEST.items():
         if keys <= set(data):
             return kind
     return None
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
+    """A JSON file's table, or {} if it is missing, unreadable, not a table, or too large to be a manifest or a
+    marker of this project (manifests are read from folders a user may have filled)."""
     try:
         if path.is_file() and path.stat().st_size < 50_000_000:
             data = json.loads(path.read_text())
@@ -263,7 +265,7 @@ class Claim:
 
     def existing_manifest(self) -> dict:
         """The folder's manifest.json as a table ({} if none or unreadable), finished or not."""
-        return _read_json(self.out / "manifest.json")
+        return read_json(self.out / "manifest.json")
 
     def finished_manifest(self) -> dict | None:
         """The manifest if the folder holds a finished result of this kind (see finished_manifest)."""
@@ -287,7 +289,7 @@ class Claim:
         try:
             man = write(tmp)
             files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
-            old = _read_json(self.out / "manifest.json").get("checksums", {})
+            old = read_json(self.out / "manifest.json").get("checksums", {})
             man = {"tool": TOOL, "kind": self.kind, **man, "checksums": {f: sha256(tmp / f) for f in files}}
             write_file(tmp / "manifest.json", json.dumps(man, indent=2, default=str) + "\n")
             self.moving = True
@@ -352,7 +354,7 @@ class Claim:
 def finished_manifest(out: Path, kind: str) -> dict | None:
     """The manifest of `out` if the folder holds a finished result of `kind`: a manifest of this project and
     kind whose checksums all match the files they name (an emptied or half-moved file is not finished)."""
-    m = _read_json(Path(out) / "manifest.json")
+    m = read_json(Path(out) / "manifest.json")
     sums = m.get("checksums")
     if m.get("tool") != TOOL or m.get("kind") != kind or not isinstance(sums, dict) or not sums:
         return None

@@ -22,7 +22,14 @@ WHERE = ("command line", "--scheduler")
 CONNECT_TIMEOUT_S = 10
 #: the schemes a Dask scheduler listens on over a network (tls reads its certificates from Dask's config)
 SCHEMES = ("tcp", "tls")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def is_host_name(text: str) -> bool:
+    """A host name (RFC 1123 labels, any case, an optional final dot) or an IPv4 address: what a scheduler or
+    the dashboard (abm/dashboard.py) may be given as a host, besides an IPv6 address."""
+    h = text.lower()
+    return bool(h) and len(h) <= 253 and all(_LABEL.fullmatch(label) for label in h.rstrip(".").split("."))
 
 
 def parse_scheduler(address: str) -> tuple[str, str, int]:
@@ -52,7 +59,7 @@ def _host_port(address: str, rest: str) -> tuple[str, int]:
         host, sep, port = rest.rpartition(":")
         if not sep:
             raise InputError(*WHERE, f"{address!r}: no port (expected HOST:PORT, e.g. tcp://10.0.0.5:8786)")
-        if not _HOSTNAME.match(host):
+        if not is_host_name(host):
             raise InputError(*WHERE, f"{address!r}: {host!r} is not a host name or IP address")
     if not port.isdigit() or not (0 < int(port) < 65536):
         raise InputError(*WHERE, f"{address!r}: {port!r} is not a port number (1-65535)")

@@ -46,11 +46,10 @@ def finished(out: Path, task) -> dict | None:
 def execute(tasks: list, out: Path, scheduler: str | None = None, workers: int | None = None,
             progress: bool = True, label: str = "runs", field: str = "output folder") -> list[dict]:
     """Run the tasks not finished yet; return every task's result, in the order of `tasks`. A run file that
-    cannot be written (a full disk) stops it with one line; the files already written are kept."""
+    cannot be written (a full disk) stops it with one line; the files already written are kept. The caller has
+    claimed `out` (abm/folders.py), which removed the temporary run files a killed experiment left."""
     from tqdm import tqdm
 
-    for stale in (out / "runs").glob("*/.*.tmp"):  # left by a run killed while writing its file
-        stale.unlink(missing_ok=True)
     results = {i: finished(out, t) for i, t in enumerate(tasks)}
     todo = [i for i, r in results.items() if r is None]
     if progress and len(todo) < len(tasks):
