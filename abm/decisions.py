@@ -6,6 +6,8 @@ hazard, `push` in the pack) or, more often, hearing of a legal option they think
 what they are doing. The choice is a multinomial logit over the options the person knows of, valued
 as the person perceives them: a legal option by its believed chance of working, less fears (fees,
 expulsion) and the cost of waiting, which grows with weeks without news relative to the tolerated wait.
+Waiting has memory (abm.waiting): a resumed wait continues its clock, and a pathway given up is not
+open to the person until new information about it.
 """
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ import numpy as np
 
 from agents.states import Intent, Option, ParoleStage, SmoStage, State, Status
 
-from . import darien, information, kernels, parole, smo
+from agents.population import GAVE_UP
+
+from . import darien, information, kernels, parole, smo, waiting
 from .contacts import unique_ids
 
 N_OPT = len(Option)
@@ -34,18 +38,21 @@ def _thinks_open(m, idx, waiting_on, maybe, rules, eligible) -> np.ndarray:
 
 
 def smo_open_to(m, idx) -> np.ndarray:
-    """Whether each person thinks they can use an SMO: aware, an office open where they live, and not
-    known to be ruled out (by its rules, if they know them, or by a past referral or rejection)."""
+    """Whether each person thinks they can use an SMO: aware, an office open where they live, not given
+    up (abm.waiting), and not known to be ruled out (by its rules, if they know them, or by a past
+    referral or rejection)."""
     p = m.people
-    maybe = lambda r: p.aware_smo[r] & m.office_open_at[p.place[r]] & ~p.smo_no_route[r]
+    maybe = lambda r: (p.aware_smo[r] & m.office_open_at[p.place[r]] & ~p.smo_no_route[r]
+                       & ((p.gave_up[r] & GAVE_UP["smo"]) == 0))
     return _thinks_open(m, idx, State.WAITING_SMO, maybe, p.rules_smo, smo.eligible)
 
 
 def parole_open_to(m, idx) -> np.ndarray:
     """Whether each person thinks parole could be for them: announced for their nationality, not denied
-    before, and not known to be ruled out by its requirements."""
+    before, not given up (abm.waiting), and not known to be ruled out by its requirements."""
     p = m.people
-    maybe = lambda r: p.aware_parole[r] & m.parole_nat_ok[p.nat[r]] & ~p.parole_denied[r]
+    maybe = lambda r: (p.aware_parole[r] & m.parole_nat_ok[p.nat[r]] & ~p.parole_denied[r]
+                       & ((p.gave_up[r] & GAVE_UP["parole"]) == 0))
     return _thinks_open(m, idx, State.WAITING_PAROLE, maybe, p.rules_parole, parole.eligible)
 
 
@@ -145,12 +152,15 @@ def utilities(m, idx, legal_only) -> np.ndarray:
                                  - b["risk_weight"] * (p.b_risk[idx] - b["prior_risk"]))
     patience = np.maximum(p.patience[idx], 1e-3)
     s_ok = smo_open_to(m, idx)
-    wait_smo = np.where(st == State.WAITING_SMO, (w - p.smo_news[idx]) / patience, p.b_wait[idx] / patience)
+    # waiting clocks (abm.waiting): weeks without news on a case (continued from a wait given up); not
+    # waiting, the weeks banked plus the wait believed ahead
+    wait_smo = np.where(st == State.WAITING_SMO, (w - p.smo_news[idx]) / patience,
+                        (p.b_wait[idx] + p.waited_smo[idx]) / patience)
     v_smo = (b["legal_value"] + b["belief_weight"] * (p.b_smo[idx] - 0.5) - b["fee_penalty"] * p.fee_belief[idx]
              - b["expulsion_fear_penalty"] * p.expel_belief[idx] - b["wait_cost"] * wait_smo)
     V[:, Option.SMO] = np.where(s_ok, v_smo, -np.inf)
     p_ok = parole_open_to(m, idx)
-    wait_par = np.where(st == State.WAITING_PAROLE, (w - p.parole_week[idx]) / patience, 0.0)
+    wait_par = waiting.parole_weeks(m, idx, st == State.WAITING_PAROLE) / patience
     v_par = b["legal_value"] + b["belief_weight"] * (p.b_parole[idx] - 0.5) - b["wait_cost"] * wait_par
     V[:, Option.PAROLE] = np.where(p_ok, v_par, -np.inf)
     # inertia: what one is already doing, and a plan to move that a legal option put on hold
@@ -158,8 +168,8 @@ def utilities(m, idx, legal_only) -> np.ndarray:
     V[st == State.PREPARING, Option.MOVE] += g
     V[st == State.WAITING_SMO, Option.SMO] += g
     V[st == State.WAITING_PAROLE, Option.PAROLE] += g
-    waiting = (st == State.WAITING_SMO) | (st == State.WAITING_PAROLE)
-    V[waiting & (p.intent[idx] == Intent.MOVE), Option.MOVE] += g
+    on_case = (st == State.WAITING_SMO) | (st == State.WAITING_PAROLE)
+    V[on_case & (p.intent[idx] == Intent.MOVE), Option.MOVE] += g
     return V
 
 
@@ -213,10 +223,16 @@ def step(m, idx=None):
 def apply_choices(m, idx, choice):
     p, w = m.people, m.week
     st = p.state[idx]
-    # leaving a case one was waiting on
-    smo.withdraw(m, idx[(choice != Option.SMO) & (st == State.WAITING_SMO)])
-    parole.withdraw(m, idx[(choice != Option.PAROLE) & (st == State.WAITING_PAROLE)])
-    gave_up = idx[(choice == Option.MOVE) & ((st == State.WAITING_SMO) | (st == State.WAITING_PAROLE))]
+    # leaving a case one was waiting on: giving the pathway up (abm.waiting), its clock banked
+    left_smo = idx[(choice != Option.SMO) & (st == State.WAITING_SMO)]
+    left_parole = idx[(choice != Option.PAROLE) & (st == State.WAITING_PAROLE)]
+    smo.withdraw(m, left_smo)
+    parole.withdraw(m, left_parole)
+    waiting.give_up(m, left_smo, "smo")
+    waiting.give_up(m, left_parole, "parole")
+    was_waiting = (st == State.WAITING_SMO) | (st == State.WAITING_PAROLE)
+    waiting.count_give_ups(m, idx[((choice == Option.MOVE) | (choice == Option.INTEGRATE)) & was_waiting])
+    gave_up = idx[(choice == Option.MOVE) & was_waiting]
     m.event("gave_up_waiting", gave_up)
     m.event("gave_up_smo", idx[(choice == Option.MOVE) & (st == State.WAITING_SMO)])
 

@@ -129,7 +129,8 @@ def _shift(b, ids, up, down):
 
 
 def _outcomes(m, ids, k):
-    """Rule 4: contacts' outcomes last week (k: signal counts per listener) move beliefs."""
+    """Rule 4: contacts' outcomes last week (k: signal counts per listener) move beliefs; a contact's
+    success on a pathway renews it for those who gave it up (abm.waiting)."""
     p, eta = m.people, m.info["outcome_learning"]
     h = lambda s: _hear(k[:, SIG[s]], eta)
     _shift(p.b_smo, ids, h("smo_pos"), h("smo_neg"))
@@ -139,6 +140,8 @@ def _outcomes(m, ids, k):
     r = p.b_risk[ids]
     r = r + scared * (RISK_AFTER_A_DEATH - r)
     p.b_risk[ids] = r + reassured * (m.beh["prior_risk"] - r)
+    p.renew(ids[k[:, SIG["smo_pos"]] > 0], "smo")
+    p.renew(ids[k[:, SIG["parole_pos"]] > 0], "parole")
 
 
 def catch_up(m, ids):
@@ -328,6 +331,7 @@ def on_announce(m, pol):
     if topic == "expulsion":
         p.b_admit[hit] *= 1 - m.border.cfg["p_expel_title42"]
         return
+    p.renew(hit, topic)  # renew: news of the pathway for those who gave it up (abm.waiting)
     first = not m.topic_public[topic]
     m.topic_public[topic] = True
     aware = getattr(p, f"aware_{topic}")

@@ -21,6 +21,7 @@ def one_thread():
     """For worker processes of an ensemble (one run per core): compiled loops use one thread each."""
     numba.set_num_threads(1)
 
+from agents.population import GAVE_UP
 from agents.states import Intent, SmoStage, State, Status
 
 
@@ -273,12 +274,19 @@ def tally_contacts(indptr, indices, ids, kinds, counts, mark):
     return out[:n]
 
 
+#: the outcome signals that renew a pathway given up (abm.waiting), by their column in
+#: information.SIGNALS (smo_pos 0, parole_pos 2), and the gave-up bits they clear
+_SMO_POS, _PAROLE_POS = 0, 2
+_KEEP_SMO, _KEEP_PAROLE = np.uint8(~GAVE_UP["smo"] & 0xFF), np.uint8(~GAVE_UP["parole"] & 0xFF)
+
+
 @numba.njit(cache=True, nogil=True)
 def hear_outcomes(indptr, indices, ids, kinds, counts, mark, voice, b_risk, eta, risk_after_death, reassurance,
                   prior_risk):
     """abm.information rule 4 for everyone at once: tally last week's outcome events (person ids[r], signal
     kind kinds[r] in the order of information.SIGNALS) on the events' contacts, then move the beliefs of
-    the residents among them as information._outcomes does. Returns how many residents heard."""
+    the residents among them as information._outcomes does, and renew (abm.waiting) the pathway a
+    contact succeeded on. Returns how many residents heard."""
     heard = tally_contacts(indptr, indices, ids, kinds, counts, mark)
     n = 0
     h = np.empty(8)
@@ -302,6 +310,10 @@ def hear_outcomes(indptr, indices, ids, kinds, counts, mark, voice, b_risk, eta,
             x = b_risk[j]
             x = x + h[6] * (risk_after_death - x)
             b_risk[j] = x + h[7] * reassurance * (prior_risk - x)
+            if counts[j, _SMO_POS]:
+                v.gave_up = v.gave_up & _KEEP_SMO
+            if counts[j, _PAROLE_POS]:
+                v.gave_up = v.gave_up & _KEEP_PAROLE
         counts[j, :] = 0
         mark[j] = False
     return n
@@ -455,10 +467,11 @@ def logit_choice(ids, voice, status, b_risk, patience, smo_news, parole_week, in
         # utilities, in option order (scalars: no allocation per person)
         v0 = stay - irr_pen * (status[i] == _IRREGULAR)
         v3 = -np.inf if legal_only[r] else w_admit * (v.b_admit - prior_admit) - w_risk * (b_risk[i] - prior_risk)
-        wait = (week - smo_news[i]) / pat if st == _WAITING_SMO else v.b_wait / pat
+        # waiting clocks with memory (abm.waiting)
+        wait = (week - smo_news[i]) / pat if st == _WAITING_SMO else (v.b_wait + v.waited_smo) / pat
         v1 = (legal + w_belief * (v.b_smo - 0.5) - fee_pen * v.fee_belief - expel_pen * v.expel_belief
               - w_wait * wait) if s_ok[r] else -np.inf
-        wait = (week - parole_week[i]) / pat if st == _WAITING_PAROLE else 0.0
+        wait = (v.waited_parole + (week - parole_week[i] if st == _WAITING_PAROLE else 0)) / pat
         v2 = (legal + w_belief * (v.b_parole - 0.5) - w_wait * wait) if p_ok[r] else -np.inf
         if st == _PREPARING:
             v3 += g

@@ -13,6 +13,7 @@ import numpy as np
 
 from agents.states import ParoleStage, State
 
+from . import waiting
 from .queues import Capacity, fifo_ids
 
 
@@ -79,7 +80,8 @@ def eligible(m, idx) -> np.ndarray:
 
 
 def consider(m, idx):
-    """People who chose parole: those who know the rules and qualify apply; the rest find out first."""
+    """People who chose parole: those who know the rules and qualify apply; the rest find out first.
+    Their clock goes on from the weeks they waited on parole before (abm.waiting: waited_parole)."""
     p, w = m.people, m.week
     p.set_state(idx, State.WAITING_PAROLE, w)
     p.parole_stage[idx] = ParoleStage.CONSIDERING
@@ -90,6 +92,7 @@ def consider(m, idx):
 
 def _apply_or_drop(m, idx):
     p, w = m.people, m.week
+    waiting.bank_parole(m, idx)  # parole_week becomes the application's place in the queue
     prog = programme_for(m, idx)
     ok = prog >= 0
     yes, no = idx[ok], idx[~ok]
@@ -105,6 +108,7 @@ def withdraw(m, idx):
     p = m.people
     idx = idx[p.state[idx] == State.WAITING_PAROLE]
     p.parole_stage[idx] = ParoleStage.WITHDRAWN
+    waiting.bank_parole(m, idx)
 
 
 def step(m):
@@ -161,12 +165,14 @@ def on_close(m, pol):
         applied = np.flatnonzero((p.state == State.WAITING_PAROLE) & np.isin(p.nat, closing) & (p.parole_prog == k)
                                  & (p.parole_stage == ParoleStage.APPLIED))
         p.parole_stage[applied] = ParoleStage.WITHDRAWN
+        waiting.bank_parole(m, applied)
         m.people.resume_plan(applied, m.week)
     m.refresh_parole()
     # those still finding out give up if no programme is open to their nationality any more
     considering = np.flatnonzero((p.state == State.WAITING_PAROLE) & np.isin(p.nat, closing)
                                  & (p.parole_stage == ParoleStage.CONSIDERING) & ~m.parole_nat_ok[p.nat])
     p.parole_stage[considering] = ParoleStage.WITHDRAWN
+    waiting.bank_parole(m, considering)
     m.people.resume_plan(considering, m.week)
 
 

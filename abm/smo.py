@@ -9,7 +9,7 @@ import numpy as np
 from agents.population import day_number
 from agents.states import SmoStage, State, Status
 
-from . import information
+from . import information, waiting
 from .queues import Capacity, fifo_ids
 
 
@@ -178,7 +178,7 @@ def register_attempt(m, idx):
     yes, no = idx[ok], idx[~ok]
     p.set_state(yes, State.WAITING_SMO, w)
     p.smo_stage[yes] = SmoStage.PENDING
-    p.smo_news[yes] = w
+    waiting.resume_smo(m, yes)  # the clock goes on from a wait given up (abm.waiting)
     m.event("smo_applications", yes)
     information.learn_rules(m, no, "smo")
     p.resume_plan(no, w)  # back to their plan; the undecided reconsider next week without the SMO
@@ -190,6 +190,7 @@ def withdraw(m, idx):
     p = m.people
     idx = idx[p.state[idx] == State.WAITING_SMO]
     p.smo_stage[idx] = SmoStage.WITHDRAWN
+    waiting.bank_smo(m, idx)
     m.event("smo_withdrawn", idx)
 
 

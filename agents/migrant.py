@@ -12,7 +12,7 @@ from .states import Intent, ParoleStage, SmoStage, State, Status
 _FIELDS = ("resources", "debt", "patience", "aware_smo", "aware_parole", "rules_smo", "rules_parole",
            "b_smo", "b_parole", "b_wait", "b_admit", "b_risk", "fee_belief", "expel_belief",
            "passport", "id_doc", "us_tie", "internet", "protection", "arrival_day", "smuggler",
-           "crossed_darien", "departed", "injured", "since")
+           "crossed_darien", "departed", "injured", "since", "waited_smo", "waited_parole", "gave_up", "gave_ups")
 
 
 class Migrant(mesa.Agent):

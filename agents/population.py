@@ -28,10 +28,16 @@ def stochastic_round(x: float, u: float) -> int:
 
 #: What a person's contacts read from them (abm.contacts.view), kept together in one 32-byte record per
 #: person so that reading a contact costs one memory access rather than one per field; the People
-#: attributes of the same names are views into it.
+#: attributes of the same names are views into it. The last six bytes (once padding) hold the person's
+#: memory of waiting (abm/waiting.py), read by the choice and outcome kernels: weeks waited on each
+#: pathway before the current wait, the pathways given up (bits GAVE_UP), and how often they gave up.
 VOICE = np.dtype([("b_smo", "f4"), ("b_parole", "f4"), ("b_wait", "f4"), ("b_admit", "f4"), ("smo_reg_week", "i2"),
                   ("state", "i1"), ("smo_stage", "i1"), ("aware_smo", "?"), ("aware_parole", "?"), ("rules_smo", "?"),
-                  ("rules_parole", "?"), ("fee_belief", "?"), ("expel_belief", "?"), ("pad2", "i2"), ("pad4", "i4")])
+                  ("rules_parole", "?"), ("fee_belief", "?"), ("expel_belief", "?"), ("waited_smo", "i2"),
+                  ("waited_parole", "i2"), ("gave_up", "u1"), ("gave_ups", "u1")])
+
+#: bits of People.gave_up: the pathway the person gave up waiting on (cleared by new information about it)
+GAVE_UP = {"smo": 1, "parole": 2}
 
 
 class People:
@@ -98,6 +104,11 @@ class People:
         self.ever_registered = z(bool)    # got through an SMO portal at some point
         self.smo_reg_week = voice("smo_reg_week")   # week of registration
         self.parole_denied = z(bool)      # a parole application was denied
+        # memory of waiting (abm/waiting.py)
+        self.waited_smo = voice("waited_smo")        # weeks without news on the SMO banked from a wait given up
+        self.waited_parole = voice("waited_parole")  # weeks waited on parole before the current parole_week
+        self.gave_up = voice("gave_up")              # pathways given up (GAVE_UP bits), until renewed
+        self.gave_ups = voice("gave_ups")            # times the person gave up waiting (from week 0; saturates at 255)
 
         self.watch = None                 # called as watch(idx, old_states, new_state) before a change
         self.redecide_list: list[np.ndarray] = []  # who was flagged to reconsider (checked each week)
@@ -107,6 +118,11 @@ class People:
             self.watch(idx, self.state[idx], state)
         self.state[idx] = state
         self.since[idx] = week
+
+    def renew(self, idx, topic: str):
+        """New information about a pathway (an announcement, a contact's success): those who gave it up
+        may consider it again (abm/waiting.py)."""
+        self.gave_up[idx] &= np.uint8(~GAVE_UP[topic] & 0xFF)
 
     def resume_plan(self, idx, week: int):
         """After a legal option ends (turned away, referred, rejected, denied, closed): back to what the

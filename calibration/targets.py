@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from abm.waiting import give_up_distribution
+
 #: packs whose outputs can be compared with targets here: pack meta `calibration_targets` names the file
 TARGETS_DIR = Path(__file__).parent
 SURVEY_DATE = "2024-03-01"          # assumption: MMC 4Mi interviews before the report's fieldwork (002 s1.1)
@@ -137,6 +139,8 @@ def summary(model, ts: pd.DataFrame) -> dict:
         "darien_crossings_by_nationality": ts[ts.metric == "darien_crossings"].groupby("nationality").value.sum().to_dict(),
         "smo_processing_months": _processing_months(model),
         "route": _route(model),
+        # people by the times they gave up waiting on a legal pathway (abm/waiting.py)
+        "gave_up_waiting_times": give_up_distribution(model),
     }
     targets_file = model.pack.raw.get("meta", {}).get("calibration_targets")
     if targets_file:
