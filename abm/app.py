@@ -317,9 +317,9 @@ def category(model, idx: np.ndarray) -> np.ndarray:
     cat[p.smo_stage[idx] >= SmoStage.REGISTERED] = 4
     cat[st == State.WAITING_SMO] = 4
     cat[st == State.WAITING_PAROLE] = 5
-    cat[np.isin(st, (State.PREPARING, State.IN_TRANSIT, State.AT_BORDER))] = 6
+    cat[np.isin(st, (State.PREPARING, State.IN_TRANSIT, State.AT_BORDER, State.WAITING_MEXICO))] = 6
     cat[st == State.IN_US] = 7
-    cat[np.isin(st, (State.RETURNED, State.DEAD))] = 8
+    cat[np.isin(st, (State.RETURNED, State.DEAD, State.SETTLED_MEXICO))] = 8
     cat[st == State.NOT_ARRIVED] = 0
     return cat
 

@@ -1,9 +1,10 @@
 """The irregular route: preparing (saving, finding a smuggler, the approach to the first segment),
 then segments in turn (the Darien, Central America, Mexico) with their costs and hazards, to the US
-border (002 s2.2). Route options and segments are pack data (routes.toml). A segment may intercept
-travellers and return them to where they set out (`p_intercept`, e.g. a sea crossing), and a
-`route_close` policy shuts a route option, its people switching to the other options of their place;
-a `segment_set` policy changes a segment's hazards or prices from its date.
+border (002 s2.2), or, with the pack's `[mexico]` table, to northern Mexico (abm/mexico.py). Route
+options and segments are pack data (routes.toml). A segment may intercept travellers and return them
+to where they set out (`p_intercept`, e.g. a sea crossing), and a `route_close` policy shuts a route
+option, its people switching to the other options of their place; a `segment_set` policy changes a
+segment's hazards or prices from its date.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import numpy as np
 from agents.states import Intent, State
 
 #: states in which a person's route no longer changes (on the way, or the journey is over)
-MOVING_OR_DONE = (State.IN_TRANSIT, State.AT_BORDER, State.IN_US, State.RETURNED, State.DEAD)
+MOVING_OR_DONE = (State.IN_TRANSIT, State.AT_BORDER, State.IN_US, State.RETURNED, State.DEAD, State.WAITING_MEXICO,
+                  State.SETTLED_MEXICO)
 MAX_SAVING_WEEKS = 26  # beyond this a traveller borrows the rest (debts take 11-19 months to repay, 002 s2.2)
 
 
@@ -134,6 +136,12 @@ def step(m):
     nxt = p.seg[alive] + 1
     last = nxt >= r.length[p.route[alive]]
     arrive = alive[last]
+    if m.mexico is not None:
+        # the route ends in the geofence (northern Mexico): they stop there and decide (abm/mexico.py)
+        north = m.mexico.north[p.route[arrive]]
+        from .mexico import arrive_north
+        arrive_north(m, arrive[north])
+        arrive = arrive[~north]
     p.set_state(arrive, State.AT_BORDER, w)
     m.event("border_arrivals", arrive)
     m.event("border_arrivals_smuggled", arrive[p.smuggler[arrive]])

@@ -1,5 +1,5 @@
 """Seaborn figures of a run's main series: Darien crossings by nationality with policy dates marked,
-the SMO pipeline, and awareness of the SMOs."""
+the SMO pipeline, awareness of the SMOs, and (with the pack's [mexico] table) the stock in northern Mexico."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,7 +13,8 @@ import seaborn as sns  # noqa: E402
 
 from calibration.targets import RESIDENT_STOCKS  # noqa: E402
 
-MARKED = {"parole_open": "parole", "title42_end": "Title 42 ends", "smo_open": "SMO opens", "asylum_rule": "asylum rule"}
+MARKED = {"parole_open": "parole", "title42_end": "Title 42 ends", "smo_open": "SMO opens", "asylum_rule": "asylum rule",
+          "cbp_one_open": "CBP One", "cbp_one_close": "CBP One ends", "mexico_enforcement": "Mexico's enforcement"}
 
 
 def _policy_lines(ax, model):
@@ -75,8 +76,23 @@ def awareness(ts, model, path: Path):
     plt.close(fig)
 
 
+def mexico(ts, model, path: Path):
+    """People in central and northern Mexico, and those of them registered with CBP One (abm/mexico.py)."""
+    d = ts[ts.metric.isin(["waiting_mexico", "cbp_one_registered"])].groupby(["date", "metric"], as_index=False).value.sum()
+    d["date"] = pd.to_datetime(d.date)
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    sns.lineplot(data=d, x="date", y="value", hue="metric", ax=ax)
+    ax.set(ylabel="people", xlabel="", title="In northern Mexico, and registered with CBP One")
+    _policy_lines(ax, model)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def make_figures(ts, model, folder: Path):
     folder.mkdir(parents=True, exist_ok=True)
     crossings(ts, model, folder / "darien_crossings.png")
     pipeline(ts, model, folder / "smo_pipeline.png")
     awareness(ts, model, folder / "awareness.png")
+    if getattr(model, "mexico", None) is not None:
+        mexico(ts, model, folder / "mexico.png")

@@ -10,7 +10,8 @@ compiled loops over ties (abm.kernels). docs/performance.md has the measurements
   2. new arrivals join their host place;
   3. information spreads (abm.information) and residents decide (abm.decisions);
   4. institutions act: SMO pipeline (abm.smo), parole (abm.parole), the border (abm.border);
-  5. travellers advance along the route (abm.darien) and those ready depart;
+  5. travellers in Mexico decide (abm.mexico), travellers advance along the route (abm.darien) and those
+     ready depart;
   6. metrics are collected (Mesa DataCollector), in agents; outputs convert them to people.
 With `reference=True` step 3 runs one Migrant (a Mesa agent) at a time in random order, applying the same
 rules to one person at a time (see agents.migrant); tests check both agree statistically.
@@ -29,7 +30,7 @@ from agents.network import build_network
 from agents.population import build_people
 from agents.states import IS_RESIDENT, RESIDENT, ParoleStage, State
 
-from . import border, darien, decisions, information, interrupts, parole, smo
+from . import border, darien, decisions, information, interrupts, mexico, parole, smo
 from .clocks import Clock
 from .contacts import Sources, silence, silenced, unique_ids
 from .crn import Streams
@@ -39,18 +40,22 @@ from .queues import Capacity
 
 FLOWS = ("darien_crossings", "smo_registrations", "smo_approvals", "smo_relocations", "parole_arrivals",
          "border_arrivals", "deaths", "smo_rejected", "gave_up_waiting", "expelled", "removed",
-         "border_arrivals_smuggled", "smo_applications", "gave_up_smo", "intercepted", "route_switched")
+         "border_arrivals_smuggled", "smo_applications", "gave_up_smo", "intercepted", "route_switched",
+         "returned_south", "mexico_returns")
 STOCKS = {
     # parole: `considering_parole` are finding out whether it applies to them; `waiting_parole` have applied
     "aware_smo": None, "waiting_smo": State.WAITING_SMO, "considering_parole": None, "waiting_parole": None,
     "integrating": State.INTEGRATING, "preparing": State.PREPARING, "in_transit": State.IN_TRANSIT,
     "in_us": State.IN_US, "registered_smo": None,
+    # Mexico (abm/mexico.py): in central or northern Mexico; of them, registered with CBP One
+    "waiting_mexico": State.WAITING_MEXICO, "cbp_one_registered": None,
 }
 METRICS = FLOWS + tuple(STOCKS)
 NO_CUTOFF = np.iinfo(np.int32).max
 #: states in which something happens to a person every week (cases, plans, journeys)
 IS_ACTIVE = np.zeros(len(State), dtype=bool)
-IS_ACTIVE[[State.WAITING_SMO, State.WAITING_PAROLE, State.PREPARING, State.IN_TRANSIT, State.AT_BORDER]] = True
+IS_ACTIVE[[State.WAITING_SMO, State.WAITING_PAROLE, State.PREPARING, State.IN_TRANSIT, State.AT_BORDER,
+           State.WAITING_MEXICO]] = True
 PHASES = ("build_people", "build_network", "policies", "arrivals", "information", "decisions", "institutions",
           "route", "metrics")
 
@@ -82,7 +87,7 @@ class SafeMobilityModel(mesa.Model):
             self.adj = build_network(self.people, scenario.network, self.rng)
         self._init_institutions()
         self.timeline = Timeline(scenario.policies, {**smo.HANDLERS, **parole.HANDLERS, **border.HANDLERS,
-                                                     **information.HANDLERS, **darien.HANDLERS})
+                                                     **information.HANDLERS, **darien.HANDLERS, **mexico.HANDLERS})
         self.events: dict[str, list] = defaultdict(list)
         self.last_events: dict[str, np.ndarray] = {}
         self.admit_rate = np.full(len(pack.nationalities), np.nan)
@@ -206,6 +211,7 @@ class SafeMobilityModel(mesa.Model):
         self.offices = {name: smo.Office(pack.place_index(name), name, cfg) for name, cfg in pack.offices.items()}
         self.parole = parole.Parole(pack.parole_programmes, n_nat)
         self.border = border.Border(pack.border)
+        self.mexico = mexico.Mexico(pack.mexico, self.routes) if pack.mexico else None
         self.resettlement = dict(pack.resettlement)
         self.resettlement_used: dict[int, int] = defaultdict(int)
         self.relocation = Capacity()  # US housing for approved refugees (002 s5.1)
@@ -299,6 +305,7 @@ class SafeMobilityModel(mesa.Model):
             parole.step(self)
             border.step(self)
         with self.timed("route"):
+            mexico.step(self)
             darien.step(self)
             act = self.act
             ready = act[(p.state[act] == State.PREPARING) & (p.prep_left[act] <= 0)]
@@ -329,6 +336,7 @@ class SafeMobilityModel(mesa.Model):
         considering = p.parole_stage[on_parole] == ParoleStage.CONSIDERING
         self._metrics["considering_parole"] = count(on_parole[considering])
         self._metrics["waiting_parole"] = count(on_parole[~considering])
+        self._metrics["cbp_one_registered"] = mexico.registered(self, count)
         for k, s in STOCKS.items():
             if s is not None:
                 self._metrics[k] = self.stocks[s].copy()

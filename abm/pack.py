@@ -63,6 +63,13 @@ BORDER_FIELDS = {
     "p_reattempt": ("share", 0, 1), "other_encounters_daily": ("num", 0, 1e6),
 }
 
+#: the optional `[mexico]` table (abm/mexico.py); `geofence_segment` (a segment's name) is checked in load_pack
+MEXICO_FIELDS = {
+    "exception_share": ("share", 0, 1), "p_register_week": ("share", 0, 1), "port_admit": ("share", 0, 1),
+    "settle_value": ("num", -20, 20), "south_value": ("num", -20, 20), "news_weight": ("share", 0, 1),
+    "appointment_share": ("share", 0, 1),
+}
+
 
 #: meta fields naming a file in calibration/ (the project's targets, posterior and checks files)
 META_FILES = ("calibration_targets", "calibration_posterior", "validation_checks")
@@ -116,6 +123,7 @@ SCHEMA = Table(sources=False, fields={
     "parole": Table({**dict.fromkeys(PAROLE_FIELDS), "name": None,
                      "programmes": Names("parole programme", Table(dict.fromkeys(PAROLE_FIELDS)), new=tuple(PAROLE_FIELDS))}),
     "border": Table(dict.fromkeys(BORDER_FIELDS)),
+    "mexico": Table({**dict.fromkeys(MEXICO_FIELDS), "geofence_segment": None}),
 })
 
 
@@ -262,6 +270,8 @@ class Pack:
     place_routes: dict[str, dict[str, float]] = field(default_factory=dict)
     #: legal pathways of the parole kind, in order: `[parole]` first, then `[parole.programmes.*]`
     parole_programmes: dict[str, dict] = field(default_factory=dict)
+    #: the optional `[mexico]` table (abm/mexico.py); None: travellers reach the border at their route's end
+    mexico: dict | None = None
 
     def nat_index(self, name: str) -> int:
         return self.nationalities.index(name)
@@ -452,8 +462,14 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
         _check_table(F("parole"), f"parole.programmes.{name}", cfg, PAROLE_FIELDS)
         programmes[name] = cfg
     _check_table(F("border"), "border", raw["border"], BORDER_FIELDS)
+    mexico = raw.get("mexico")
+    if mexico is not None:
+        _check_table(F("mexico"), "mexico", mexico, MEXICO_FIELDS)
+        if mexico.get("geofence_segment") not in segments:
+            raise InputError(F("mexico"), "mexico.geofence_segment",
+                             f"unknown segment {mexico.get('geofence_segment')!r} (known: {', '.join(segments)})")
 
     return Pack(path=path, raw=raw, nationalities=nationalities, places=places, groups=groups,
                 segments=segments, options=options, offices=offices, resettlement=raw["resettlement"],
                 parole=raw["parole"], border=raw["border"], place_routes=place_routes,
-                parole_programmes=programmes)
+                parole_programmes=programmes, mexico=mexico)

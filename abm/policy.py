@@ -28,11 +28,18 @@ KINDS: dict[str, dict[str, tuple]] = {
     "asylum_rule": {"threshold_daily": ("num", 0, 1e6), "reopen_daily": ("num", 0, 1e6)},
     "resettlement_set": {k: (*v, "optional") for k, v in RESETTLEMENT_FIELDS.items()},
     "route_close": {"option": ("option",)},
+    # CBP One and Mexico's enforcement (abm/mexico.py): need the pack's [mexico] table
+    "cbp_one_open": {"scope": ("scope",), "appointments_per_day": ("num", 0, 1e6)},
+    "cbp_one_set": {"scope": ("scope", "optional"), "appointments_per_day": ("num", 0, 1e6, "optional")},
+    "cbp_one_close": {},
+    "mexico_enforcement": {"p_caught_week": ("share", 0, 1), "weeks_lost": ("int", 0, 52), "cost_usd": ("num", 0, 1e5)},
     "segment_set": {"segment": ("segment",),
                     **{k: (*v, "optional") for k, v in {**SEGMENT_FIELDS, **SEGMENT_OPTIONAL}.items()
                        if k in ("p_death", "p_intercept", "p_injury", "p_robbery", "cost_usd", "smuggler_fee_usd")}},
 }
 TOPICS = ("smo", "parole", "expulsion")
+SCOPES = ("exceptions", "all")  # who may use CBP One: Title 42 exceptions, or everyone (abm/mexico.py)
+MEXICO_KINDS = ("cbp_one_open", "cbp_one_set", "cbp_one_close", "mexico_enforcement")
 #: fields that name something of the pack: spec kind -> (what it is, the pack's names)
 NAMED = {"office": ("office", lambda pk: pk.offices), "option": ("route option", lambda pk: pk.options),
          "segment": ("segment", lambda pk: pk.segments), "programme": ("programme", lambda pk: pk.parole_programmes)}
@@ -71,6 +78,8 @@ def check_policies(entries: list, pack: Pack, file) -> list[Policy]:
         if not isinstance(kind, str) or kind not in KINDS:
             raise InputError(file, f"{where}.kind", f"unknown policy kind {kind!r} (known: {', '.join(KINDS)})")
         date = parse_date(e.get("date"), file, f"{where}.date")
+        if kind in MEXICO_KINDS and pack.mexico is None:
+            raise InputError(file, f"{where}.kind", f"a {kind} policy needs the pack's [mexico] table, which {pack.path.name} lacks")
         # a policy after the run's end never applies (a shortened run keeps its scenario's timeline), so
         # it is a warning (scenario.py _late_policies), not an error; dates far from any run are typos
         if not (1990 <= date.year <= 2100):
@@ -93,6 +102,9 @@ def check_policies(entries: list, pack: Pack, file) -> list[Policy]:
                 for n in v:
                     if not isinstance(n, str) or n not in pack.nationalities:
                         raise InputError(file, f"{where}.{k}", f"unknown nationality {n!r} (known: {', '.join(pack.nationalities)})")
+            elif s[0] == "scope":
+                if not isinstance(v, str) or v not in SCOPES:
+                    raise InputError(file, f"{where}.{k}", f"unknown scope {v!r} (known: {', '.join(SCOPES)})")
             elif s[0] == "topic":
                 if not isinstance(v, str) or v not in TOPICS:
                     raise InputError(file, f"{where}.{k}", f"unknown topic {v!r} (known: {', '.join(TOPICS)})")

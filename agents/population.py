@@ -14,6 +14,7 @@ from .states import Intent, ParoleStage, SmoStage, State, Status
 
 EPOCH = dt.date(1970, 1, 1)
 ALWAYS_PRESENT = -10**6  # arrival day for people at home: present before any cut-off
+NOT_REGISTERED = np.iinfo(np.int16).min  # cbp_week of someone not registered with CBP One
 
 
 def day_number(d: dt.date) -> int:
@@ -100,6 +101,8 @@ class People:
         self.injured = z(bool)
         self.crossed_darien = z(bool)
         self.departed = z(bool)           # set out on the irregular route at some point
+        self.at_port = z(bool)            # presents at a port of entry with a CBP One appointment (abm/mexico.py)
+        self.cbp_week = np.full(n, NOT_REGISTERED, dtype=np.int16)  # week registered with CBP One (abm/mexico.py)
         self.smo_no_route = z(bool)       # learnt the SMO has nothing for them (IOM referral, rejection)
         self.ever_registered = z(bool)    # got through an SMO portal at some point
         self.smo_reg_week = voice("smo_reg_week")   # week of registration

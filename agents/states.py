@@ -17,6 +17,8 @@ class State(IntEnum):
     IN_US = 7            # resettled, paroled or admitted into the US
     RETURNED = 8         # removed, or gave up after an expulsion and went back
     DEAD = 9
+    WAITING_MEXICO = 10  # in central or northern Mexico (the pack's geofence): deciding, or waiting for CBP One
+    SETTLED_MEXICO = 11  # stopped short of the border and settled in Mexico (abm/mexico.py): out of the flows
 
 
 #: States in which a person lives in their host place and can be reached by the office and word of mouth.
@@ -25,7 +27,7 @@ RESIDENT = (State.INTEGRATING, State.WAITING_SMO, State.WAITING_PAROLE, State.PR
 IS_RESIDENT = np.zeros(len(State), dtype=bool)
 IS_RESIDENT[list(RESIDENT)] = True
 #: States a person never leaves.
-TERMINAL = (State.IN_US, State.RETURNED, State.DEAD)
+TERMINAL = (State.IN_US, State.RETURNED, State.DEAD, State.SETTLED_MEXICO)
 
 
 class Option(IntEnum):
