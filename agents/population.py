@@ -94,6 +94,7 @@ class People:
         self.injured = z(bool)
         self.crossed_darien = z(bool)
         self.departed = z(bool)           # set out on the irregular route at some point
+        self.at_port = z(bool)            # presents at a port of entry with a CBP One appointment (abm/mexico.py)
         self.smo_no_route = z(bool)       # learnt the SMO has nothing for them (IOM referral, rejection)
         self.ever_registered = z(bool)    # got through an SMO portal at some point
         self.smo_reg_week = voice("smo_reg_week")   # week of registration
