@@ -12,6 +12,8 @@ import numpy as np
 
 from agents.states import Intent, State
 
+from . import border
+
 #: states in which a person's route no longer changes (on the way, or the journey is over)
 MOVING_OR_DONE = (State.IN_TRANSIT, State.AT_BORDER, State.IN_US, State.RETURNED, State.DEAD, State.WAITING_MEXICO,
                   State.SETTLED_MEXICO)
@@ -130,6 +132,8 @@ def step(m):
         caught = S.uniform("route_intercept", w, alive) < r.p_intercept[seg]
         intercepted(m, alive[caught])
         alive, seg = alive[~caught], seg[~caught]
+    if m.border.transit_per_week.any():  # removal flights from a transit country (abm/border.py)
+        alive, seg = border.transit_removals(m, alive, seg)
     p.injured[alive[S.uniform("route_injury", w, alive) < r.p_injury[seg]]] = True
     robbed = alive[S.uniform("route_robbery", w, alive) < r.p_robbery[seg]]
     p.resources[robbed] = 0.0
@@ -142,9 +146,7 @@ def step(m):
         from .mexico import arrive_north
         arrive_north(m, arrive[north])
         arrive = arrive[~north]
-    p.set_state(arrive, State.AT_BORDER, w)
-    m.event("border_arrivals", arrive)
-    m.event("border_arrivals_smuggled", arrive[p.smuggler[arrive]])
+    border.arrive(m, arrive)  # AT_BORDER; counted between ports or at a port of entry
     on = alive[~last]
     _enter(m, on, nxt[~last])
 

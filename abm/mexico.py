@@ -35,7 +35,7 @@ import numpy as np
 from agents.population import NOT_REGISTERED
 from agents.states import Intent, State
 
-from . import darien
+from . import border, darien
 from .queues import Capacity, fifo_ids
 
 CROSS, WAIT, SETTLE, SOUTH = 0, 1, 2, 3
@@ -115,9 +115,7 @@ def to_border(m, idx, port: bool):
     if port:
         p.cbp_week[idx] = NOT_REGISTERED  # the appointment is used
         m.event("cbp_one_appointments", idx)
-    p.set_state(idx, State.AT_BORDER, w)
-    m.event("border_arrivals", idx)
-    m.event("border_arrivals_smuggled", idx[p.smuggler[idx]])
+    border.arrive(m, idx)  # AT_BORDER; counted at a port of entry or between ports
 
 
 def go_south(m, idx):

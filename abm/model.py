@@ -41,7 +41,7 @@ from .queues import Capacity
 FLOWS = ("darien_crossings", "smo_registrations", "smo_approvals", "smo_relocations", "parole_arrivals",
          "border_arrivals", "deaths", "smo_rejected", "gave_up_waiting", "expelled", "removed",
          "border_arrivals_smuggled", "smo_applications", "gave_up_smo", "intercepted", "route_switched",
-         "returned_south", "mexico_returns")
+         "returned_south", "mexico_returns", "usbp_apprehensions", "port_arrivals", "removed_to_origin")
 STOCKS = {
     # parole: `considering_parole` are finding out whether it applies to them; `waiting_parole` have applied
     "aware_smo": None, "waiting_smo": State.WAITING_SMO, "considering_parole": None, "waiting_parole": None,
@@ -210,7 +210,7 @@ class SafeMobilityModel(mesa.Model):
         n_pl, n_nat = len(pack.places), len(pack.nationalities)
         self.offices = {name: smo.Office(pack.place_index(name), name, cfg) for name, cfg in pack.offices.items()}
         self.parole = parole.Parole(pack.parole_programmes, n_nat)
-        self.border = border.Border(pack.border)
+        self.border = border.Border(pack.border, n_nat, len(pack.segments))
         self.mexico = mexico.Mexico(pack.mexico, self.routes) if pack.mexico else None
         self.resettlement = dict(pack.resettlement)
         self.resettlement_used: dict[int, int] = defaultdict(int)
@@ -343,7 +343,7 @@ class SafeMobilityModel(mesa.Model):
         if self.week >= 0:
             self.datacollector.collect(self)
         self._update_admit_rate(ev)
-        border.update_shutdown(self, len(ev.get("border_arrivals", ())) * self.weight)
+        border.update_shutdown(self, len(ev.get("usbp_apprehensions", ())) * self.weight)
         self.last_events = ev
         self.week += 1
         if self.week >= self.n_weeks:

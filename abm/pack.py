@@ -54,14 +54,21 @@ RESETTLEMENT_FIELDS = {
     "decision_weeks": ("int", 0, 104), "p_approve": ("share", 0, 1), "relocation_per_week": ("num", 0, 1e7),
     "news_per_week": ("share", 0, 1),
 }
+#: optional: refugee admissions suspended (no resettlement decisions or relocations while true)
+RESETTLEMENT_OPTIONAL = {"suspended": ("bool",)}
 PAROLE_FIELDS = {
     "requires_sponsor": ("bool",), "requires_passport": ("bool",), "p_denied": ("share", 0, 1),
     "travel_weeks": ("int", 0, 52),
 }
 BORDER_FIELDS = {
     "p_expel_title42": ("share", 0, 1), "p_remove": ("share", 0, 1), "p_remove_shutdown": ("share", 0, 1),
-    "p_reattempt": ("share", 0, 1), "other_encounters_daily": ("num", 0, 1e6),
+    "p_reattempt": ("share", 0, 1),
 }
+#: optional border fields (abm/border.py): encounters outside the model's nationalities, per day or in
+#: proportion to the modelled ones (counted by the June 2024 rule); the removal chance under the
+#: Circumvention rule (default p_remove); the chance an appointment holder is admitted at a port (default 1)
+BORDER_OPTIONAL = {"other_encounters_daily": ("num", 0, 1e6), "other_encounters_ratio": ("num", 0, 100),
+                   "p_remove_circumvention": ("share", 0, 1), "p_port_admit": ("share", 0, 1)}
 
 #: the optional `[mexico]` table (abm/mexico.py); `geofence_segment` (a segment's name) is checked in load_pack
 MEXICO_FIELDS = {
@@ -119,10 +126,11 @@ SCHEMA = Table(sources=False, fields={
     # a new office must also be in a place of the pack (checked in _new_entry)
     "offices": Names("office", Table(dict.fromkeys(OFFICE_FIELDS)),
                      new=tuple(k for k in OFFICE_FIELDS if k not in ("walk_in", "documents_required"))),
-    "resettlement": Table({**dict.fromkeys(RESETTLEMENT_FIELDS), "fiscal_year_ceilings": OPEN}),
+    "resettlement": Table({**dict.fromkeys(RESETTLEMENT_FIELDS), **dict.fromkeys(RESETTLEMENT_OPTIONAL),
+                           "fiscal_year_ceilings": OPEN}),
     "parole": Table({**dict.fromkeys(PAROLE_FIELDS), "name": None,
                      "programmes": Names("parole programme", Table(dict.fromkeys(PAROLE_FIELDS)), new=tuple(PAROLE_FIELDS))}),
-    "border": Table(dict.fromkeys(BORDER_FIELDS)),
+    "border": Table(dict.fromkeys([*BORDER_FIELDS, *BORDER_OPTIONAL])),
     "mexico": Table({**dict.fromkeys(MEXICO_FIELDS), "geofence_segment": None}),
 })
 
@@ -442,6 +450,7 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
         _check_table(F("offices"), f"offices.{name}", off, OFFICE_FIELDS)
         offices[name] = off
     _check_table(F("resettlement"), "resettlement", raw["resettlement"], RESETTLEMENT_FIELDS)
+    _check_table(F("resettlement"), "resettlement", raw["resettlement"], RESETTLEMENT_OPTIONAL, required=False)
     ceil = raw["resettlement"].get("fiscal_year_ceilings", {})
     if not isinstance(ceil, dict) or not ceil:
         raise InputError(F("resettlement"), "resettlement.fiscal_year_ceilings", "must be a table of fiscal year = ceiling")
@@ -468,6 +477,7 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
         if mexico.get("geofence_segment") not in segments:
             raise InputError(F("mexico"), "mexico.geofence_segment",
                              f"unknown segment {mexico.get('geofence_segment')!r} (known: {', '.join(segments)})")
+    _check_table(F("border"), "border", raw["border"], BORDER_OPTIONAL, required=False)
 
     return Pack(path=path, raw=raw, nationalities=nationalities, places=places, groups=groups,
                 segments=segments, options=options, offices=offices, resettlement=raw["resettlement"],

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from .errors import InputError
-from .pack import OFFICE_FIELDS, RESETTLEMENT_FIELDS, SEGMENT_FIELDS, SEGMENT_OPTIONAL, Pack, _check_value
+from .pack import OFFICE_FIELDS, RESETTLEMENT_FIELDS, RESETTLEMENT_OPTIONAL, SEGMENT_FIELDS, SEGMENT_OPTIONAL, Pack, _check_value
 
 # kind -> {field: spec}; spec kinds: "office", "option", "segment", "nationalities", "topic", or a numeric/bool spec as in pack.py
 KINDS: dict[str, dict[str, tuple]] = {
@@ -25,8 +25,12 @@ KINDS: dict[str, dict[str, tuple]] = {
     "parole_close": {"nationalities": ("nationalities", "optional"), "programme": ("programme", "optional")},
     "border_expel": {"nationalities": ("nationalities",)},
     "title42_end": {},
-    "asylum_rule": {"threshold_daily": ("num", 0, 1e6), "reopen_daily": ("num", 0, 1e6)},
-    "resettlement_set": {k: (*v, "optional") for k, v in RESETTLEMENT_FIELDS.items()},
+    "circumvention_rule": {},
+    "asylum_rule": {"threshold_daily": ("num", 0, 1e6), "reopen_daily": ("num", 0, 1e6),
+                    "reopen_days": ("int", 1, 365, "optional")},
+    "removal_flights": {"nationalities": ("nationalities",), "running": ("bool",), "segment": ("segment", "optional"),
+                        "per_week": ("num", 0, 1e7, "optional")},
+    "resettlement_set": {k: (*v, "optional") for k, v in {**RESETTLEMENT_FIELDS, **RESETTLEMENT_OPTIONAL}.items()},
     "route_close": {"option": ("option",)},
     # CBP One and Mexico's enforcement (abm/mexico.py): need the pack's [mexico] table
     "cbp_one_open": {"scope": ("scope",), "appointments_per_day": ("num", 0, 1e6)},

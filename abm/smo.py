@@ -134,10 +134,11 @@ def step(m):
             close_case(m, to_iom, SmoStage.REFERRED_IOM)
             m.event("smo_rejected", to_iom)
     waiting = waiting[p.state[waiting] == State.WAITING_SMO]
-    # 3. resettlement decisions, within the fiscal year's ceiling
+    # 3. resettlement decisions, within the fiscal year's ceiling; none while admissions are suspended
+    suspended = rs.get("suspended", False)
     unhcr = stage(waiting, SmoStage.UNHCR)
     due = fifo_ids(unhcr[w - p.smo_stage_week[unhcr] >= rs["decision_weeks"]], p.smo_stage_week)
-    if len(due):
+    if len(due) and not suspended:
         # one decision per person (not redrawn each week), so a binding ceiling makes a queue
         approve = m.streams.uniform("smo_approve", 0, due) < rs["p_approve"]
         rejected = due[~approve]
@@ -157,7 +158,7 @@ def step(m):
         m.event("smo_rejected", rejected)
     # 4. relocation: housing in the US is the bottleneck (002 s5.1)
     waiting = waiting[p.state[waiting] == State.WAITING_SMO]
-    n = m.relocation.take(rs["relocation_per_week"], scale)
+    n = 0 if suspended else m.relocation.take(rs["relocation_per_week"], scale)
     ready = fifo_ids(stage(waiting, SmoStage.APPROVED), p.smo_stage_week)[:n]
     if len(ready):
         p.smo_stage[ready] = SmoStage.RELOCATED

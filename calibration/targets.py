@@ -135,12 +135,15 @@ def summary(model, ts: pd.DataFrame) -> dict:
         "units": "people",
         "totals": {m: whole(m) for m in ("darien_crossings", "smo_registrations", "smo_approvals", "smo_relocations",
                                          "parole_arrivals", "border_arrivals", "deaths", "expelled", "removed",
-                                         "gave_up_waiting")},
+                                         "gave_up_waiting", "usbp_apprehensions", "port_arrivals", "removed_to_origin")},
         "darien_crossings_by_nationality": ts[ts.metric == "darien_crossings"].groupby("nationality").value.sum().to_dict(),
         "smo_processing_months": _processing_months(model),
         "route": _route(model),
         # people by the times they gave up waiting on a legal pathway (abm/waiting.py)
         "gave_up_waiting_times": give_up_distribution(model),
+        # the June 2024 rule (abm/border.py): each week it shut or lifted, with the 7-day average of daily
+        # encounters between ports that decided it (people, the model's plus those it does not hold)
+        "asylum_rule_changes": [{"week_of": d, "change": c, "daily_average": round(x, 1)} for d, c, x in model.border.log],
     }
     targets_file = model.pack.raw.get("meta", {}).get("calibration_targets")
     if targets_file:

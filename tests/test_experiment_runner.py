@@ -92,14 +92,15 @@ drop_policy = [{ kind = "announce", topic = "smo" }]
     both = exp.scenario("both", -1)
     kinds = [(p.kind, p.fields.get("topic")) for p in both.policies]
     assert ("announce", "smo") not in kinds and ("announce", "smo") in [(p.kind, p.fields.get("topic")) for p in base.policies]
-    assert sum(p.kind == "smo_close" for p in both.policies) == 1
+    closes = lambda sc: sum(p.kind == "smo_close" for p in sc.policies)
+    assert closes(both) == closes(base) + 1
     assert both.pack.offices["Ecuador"]["assess_per_week"] == x3.pack.offices["Ecuador"]["assess_per_week"]
 
 
 BAD = {
     "unknown field": ("", '[[variant]]\nname = "a"\nbehavior = { wait_cost = 1 }', "variant[0].behavior"),
     "unknown output": ('outputs = ["darien_crossings", "happiness"]', CAPACITY, "experiment.outputs"),
-    "drop matches nothing": ("", '[[variant]]\nname = "a"\ndrop_policy = [{ kind = "smo_close" }]', "drop_policy[0]"),
+    "drop matches nothing": ("", '[[variant]]\nname = "a"\ndrop_policy = [{ kind = "route_close" }]', "drop_policy[0]"),
     "unknown nationality": ("", '[[variant]]\nname = "a"\n[[variant.policy]]\ndate = "2023-07-01"\nkind = "smo_nationalities"\n'
                                 'office = "Colombia"\nadd = ["Atlantis"]', "Atlantis"),
     "multiply a behaviour": ("", '[[variant]]\nname = "a"\nmultiply = { "behaviour.wait_cost" = 2 }', "multiply.behaviour.wait_cost"),
