@@ -112,6 +112,8 @@ def reenter_last(m, idx):
 def step(m):
     """Advance everyone in transit by a week; hazards apply when a segment is completed."""
     p, r, w = m.people, m.routes, m.week
+    from . import flows  # issue 16: travellers passing an office that registers people in transit may stop there
+    flows.transit_registration(m)
     moving = m.act[p.state[m.act] == State.IN_TRANSIT]
     p.seg_left[moving] -= 1
     done = moving[p.seg_left[moving] <= 0]
