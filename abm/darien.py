@@ -12,7 +12,7 @@ import numpy as np
 
 from agents.states import Intent, State
 
-from . import border
+from . import border, flows
 
 #: states in which a person's route no longer changes (on the way, or the journey is over)
 MOVING_OR_DONE = (State.IN_TRANSIT, State.AT_BORDER, State.IN_US, State.RETURNED, State.DEAD, State.WAITING_MEXICO,
@@ -116,6 +116,7 @@ def reenter_last(m, idx):
 def step(m):
     """Advance everyone in transit by a week; hazards apply when a segment is completed."""
     p, r, w = m.people, m.routes, m.week
+    flows.transit_registration(m)  # travellers passing an office that registers people in transit may stop there
     moving = m.act[p.state[m.act] == State.IN_TRANSIT]
     p.seg_left[moving] -= 1
     done = moving[p.seg_left[moving] <= 0]

@@ -30,7 +30,7 @@ from agents.network import build_network
 from agents.population import build_people
 from agents.states import IS_RESIDENT, RESIDENT, ParoleStage, State
 
-from . import border, darien, decisions, information, interrupts, mexico, parole, smo
+from . import border, darien, decisions, flows, information, interrupts, mexico, parole, smo
 from .clocks import Clock
 from .contacts import Sources, silence, silenced, unique_ids
 from .crn import Streams
@@ -41,7 +41,8 @@ from .queues import Capacity
 FLOWS = ("darien_crossings", "smo_registrations", "smo_approvals", "smo_relocations", "parole_arrivals",
          "border_arrivals", "deaths", "smo_rejected", "gave_up_waiting", "expelled", "removed",
          "border_arrivals_smuggled", "smo_applications", "gave_up_smo", "intercepted", "route_switched",
-         "returned_south", "mexico_returns", "usbp_apprehensions", "port_arrivals", "removed_to_origin")
+         "returned_south", "mexico_returns", "usbp_apprehensions", "port_arrivals", "removed_to_origin",
+         "transit_registrations")
 STOCKS = {
     # parole: `considering_parole` are finding out whether it applies to them; `waiting_parole` have applied
     "aware_smo": None, "waiting_smo": State.WAITING_SMO, "considering_parole": None, "waiting_parole": None,
@@ -288,6 +289,7 @@ class SafeMobilityModel(mesa.Model):
             arriving = arriving[p.state[arriving] == State.NOT_ARRIVED]
             p.set_state(arriving, State.INTEGRATING, w)
             p.belief_week[arriving] = w
+            flows.on_arrival(self, arriving)  # issue 16: groups arriving already on the move set out at once
             self.refresh_active()
         if self.reference:
             # one agent at a time, in an order drawn from model.rng (Mesa's shuffle_do uses model.random)

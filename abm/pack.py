@@ -44,10 +44,20 @@ SEGMENT_FIELDS = {
 #: optional segment fields: interception (at sea) with return to the place of departure; the flag whose
 #: entries are counted as `darien_crossings` (the crossing a pack reports on: the Darien, or the sea)
 SEGMENT_OPTIONAL = {"p_intercept": ("share", 0, 1), "darien": ("bool",)}
+#: optional segment field naming a place of the pack the segment passes through (issue 16): travellers on it
+#: may register with an office there whose rules allow registration in transit (`transit_registration`)
+SEGMENT_PLACE = ("passes",)
+#: optional group fields (issue 16): `arrivals_by_year` = { year = people arriving in that calendar year },
+#: spread evenly over the year's days within the run, on top of arrivals_per_week (a flow sized by year, an
+#: input); `arrive_travelling` = arrivals are already on the move: they set out on their route the week they
+#: arrive (a flow arriving at the route's start, e.g. extra-continental migrants at the Darien's southern end)
+GROUP_OPTIONAL = {"arrive_travelling": ("bool",)}
 OFFICE_FIELDS = {
     "weekly_quota": ("num", 0, 1e7), "assess_per_week": ("num", 0, 1e7),
     "presence_cutoff": ("bool",), "regular_status_required": ("bool",),
     "host_nationals_eligible": ("bool",), "walk_in": ("bool",), "documents_required": ("bool",),
+    # people in transit on a segment passing the office's place may register there (issue 16; optional, false)
+    "transit_registration": ("bool",),
 }
 RESETTLEMENT_FIELDS = {
     "fiscal_year_start_month": ("int", 1, 12),
@@ -120,12 +130,14 @@ SCHEMA = Table(sources=False, fields={
     "places": Names("place", Table({"routes": OPEN})),
     "nationalities": Names("nationality", Table({"home": None})),
     "defaults": Table(dict.fromkeys(GROUP_FIELDS)),
-    "group": Rows(Table({**dict.fromkeys(GROUP_FIELDS), "nationality": None, "place": None, "routes": OPEN})),
-    "segments": Names("segment", Table(dict.fromkeys([*SEGMENT_FIELDS, *SEGMENT_OPTIONAL])), new=tuple(SEGMENT_FIELDS)),
+    "group": Rows(Table({**dict.fromkeys(GROUP_FIELDS), **dict.fromkeys(GROUP_OPTIONAL), "nationality": None,
+                         "place": None, "routes": OPEN, "arrivals_by_year": OPEN})),
+    "segments": Names("segment", Table(dict.fromkeys([*SEGMENT_FIELDS, *SEGMENT_OPTIONAL, *SEGMENT_PLACE])),
+                      new=tuple(SEGMENT_FIELDS)),
     "options": Names("route option", Table({"approach_weeks": None, "segments": None}), new=("approach_weeks", "segments")),
     # a new office must also be in a place of the pack (checked in _new_entry)
     "offices": Names("office", Table(dict.fromkeys(OFFICE_FIELDS)),
-                     new=tuple(k for k in OFFICE_FIELDS if k not in ("walk_in", "documents_required"))),
+                     new=tuple(k for k in OFFICE_FIELDS if k not in ("walk_in", "documents_required", "transit_registration"))),
     "resettlement": Table({**dict.fromkeys(RESETTLEMENT_FIELDS), **dict.fromkeys(RESETTLEMENT_OPTIONAL),
                            "fiscal_year_ceilings": OPEN}),
     "parole": Table({**dict.fromkeys(PAROLE_FIELDS), "name": None,
@@ -328,6 +340,22 @@ def _check_table(file, prefix: str, table: dict, spec: dict, required=True, sour
             raise InputError(file, f"{prefix}.sources.{k}", "every figure must name its source (a seed section, or 'assumption')")
 
 
+def _arrivals_by_year(file, where, g: dict, sources: dict) -> dict[int, float]:
+    """A group's optional `arrivals_by_year` table: calendar year -> people arriving in it (issue 16)."""
+    table = g.get("arrivals_by_year", {})
+    if not isinstance(table, dict):
+        raise InputError(file, f"{where}.arrivals_by_year", "must be a table of year = people arriving that year")
+    out = {}
+    for y, v in table.items():
+        if not str(y).isdigit() or not 1900 <= int(y) <= 2200:
+            raise InputError(file, f"{where}.arrivals_by_year", f"{y!r} is not a year")
+        _check_value((file, f"{where}.arrivals_by_year.{y}"), y, v, ("num", 0, 1e8))
+        out[int(y)] = float(v)
+    if out and "arrivals_by_year" not in {**sources, **g.get("sources", {})}:
+        raise InputError(file, f"{where}.sources.arrivals_by_year", "every figure must name its source (a seed section, or 'assumption')")
+    return out
+
+
 def _require_tables(file, key, table):
     if not isinstance(table, dict):
         raise InputError(file, key, "must be a table")
@@ -379,6 +407,9 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
     for name, seg in raw["segments"].items():
         _check_table(F("segments"), f"segments.{name}", seg, SEGMENT_FIELDS)
         _check_table(F("segments"), f"segments.{name}", seg, SEGMENT_OPTIONAL, required=False)
+        if "passes" in seg and seg["passes"] not in raw["places"]:
+            raise InputError(F("segments"), f"segments.{name}.passes",
+                             f"unknown place {seg['passes']!r} (known: {', '.join(raw['places'])})")
         segments[name] = seg
     if not any(seg.get("darien") for seg in segments.values()):
         # the crossing a pack reports on (meta `crossings`) is counted at these segments: without one every
@@ -429,6 +460,9 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
         full.update(g)
         own_sources = {k: v for k, v in dsources.items() if k not in g}
         _check_table(f, where, full, GROUP_FIELDS, sources_from=own_sources)
+        _check_table(f, where, full, GROUP_OPTIONAL, required=False)
+        full["arrive_travelling"] = full.get("arrive_travelling", False)
+        full["arrivals_by_year"] = _arrivals_by_year(f, where, g, own_sources)
         if full["regular"] + full["regularising"] > 1 + 1e-9:
             raise InputError(f, f"{where}.regularising", "regular + regularising shares exceed 1")
         if "routes" in g:
@@ -437,7 +471,7 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
             full["routes"] = place_routes[place]
         full["at_home"] = raw["nationalities"][nat].get("home") == place
         groups.append(full)
-    if not any(g["stock"] > 0 or g["arrivals_per_week"] > 0 for g in groups):
+    if not any(g["stock"] > 0 or g["arrivals_per_week"] > 0 or any(g["arrivals_by_year"].values()) for g in groups):
         # else the run has no agents, which the model would blame on run.scale
         raise InputError(f, "group", "the pack has no people: no [[group]] has a stock or arrivals_per_week above 0"
                          if groups else "the pack has no people: it defines no [[group]]")
@@ -446,7 +480,7 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
     for name, off in raw["offices"].items():
         if name not in places:
             raise InputError(F("offices"), f"offices.{name}", f"an office must be in a place of the pack, not {name!r}")
-        off = {"walk_in": False, "documents_required": False, **off}
+        off = {"walk_in": False, "documents_required": False, "transit_registration": False, **off}
         _check_table(F("offices"), f"offices.{name}", off, OFFICE_FIELDS)
         offices[name] = off
     _check_table(F("resettlement"), "resettlement", raw["resettlement"], RESETTLEMENT_FIELDS)

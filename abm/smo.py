@@ -26,6 +26,7 @@ class Office:
         self.host_nationals_eligible = cfg["host_nationals_eligible"]
         self.walk_in = cfg.get("walk_in", False)
         self.documents_required = cfg.get("documents_required", False)
+        self.transit_registration = cfg.get("transit_registration", False)  # issue 16: abm/flows.py
         self.open = False
         self.opened_day: int | None = None
         self.nationalities: set[int] = set()

@@ -138,15 +138,36 @@ class People:
         self.redecide_list.append(np.asarray(undecided, dtype=np.int64))
 
 
+def year_windows(g: dict, scale: float, start: dt.date, n_weeks: int, streams, gi: int) -> list[tuple[int, int, int]]:
+    """A group's arrivals sized by calendar year (pack `arrivals_by_year`, issue 16): for each year, the
+    (first day, number of days, agents) of its part of the run, the year's people spread evenly over its
+    days (a run covering half a year gets half its arrivals). Days are day_number()s."""
+    table = g.get("arrivals_by_year") or {}
+    if not table:
+        return []
+    s0, s1 = day_number(start), day_number(start) + 7 * n_weeks
+    years = sorted(table)
+    u = streams.uniform("init_count_year", gi, np.arange(len(years)))
+    out = []
+    for k, y in enumerate(years):
+        y0, y1 = day_number(dt.date(y, 1, 1)), day_number(dt.date(y + 1, 1, 1))
+        a, b = max(s0, y0), min(s1, y1)
+        if b > a:
+            out.append((a, b - a, stochastic_round(table[y] * (b - a) / (y1 - y0) * scale, u[k])))
+    return out
+
+
 def build_people(pack, scale: float, start: dt.date, n_weeks: int, streams, beh: dict, info: dict,
                  option_names: list[str]) -> People:
     """Create the population for a pack at a scale (agents per person)."""
-    counts = []
+    counts, by_year = [], []
     for gi, g in enumerate(pack.groups):
         u = streams.uniform("init_count", gi, np.array([0, 1]))
         n_stock = stochastic_round(g["stock"] * scale, u[0])
         n_arr = stochastic_round(g["arrivals_per_week"] * n_weeks * scale, u[1])
-        counts.append((n_stock, n_arr))
+        years = year_windows(g, scale, start, n_weeks, streams, gi)  # issue 16: arrivals sized by year
+        by_year.append(years)
+        counts.append((n_stock, n_arr + sum(k for _, _, k in years)))
     n = sum(a + b for a, b in counts)
     p = People(n)
     start_day = day_number(start)
@@ -175,6 +196,10 @@ def build_people(pack, scale: float, start: dt.date, n_weeks: int, streams, beh:
         else:
             arr[:n_stock] = start_day - 1 - np.floor(-np.log1p(-U("arrival")[:n_stock]) * g["arrived_mean_years"] * 365.25)
         arr[n_stock:] = start_day + np.floor(U("arrival")[n_stock:] * n_weeks * 7)
+        j = m - sum(k for _, _, k in by_year[gi])  # the arrivals sized by year come last, each in its year
+        for first, days, k in by_year[gi]:
+            arr[j:j + k] = first + np.floor(U("arrival")[j:j + k] * days)
+            j += k
         p.arrival_day[sl] = arr
         p.arrival_week[sl] = np.where(arr >= start_day, (arr - start_day) // 7, -1)
         p.resources[sl] = g["resources_median_usd"] * np.exp(g["resources_sigma"] * streams.normal("resources", -1, ids))

@@ -84,6 +84,7 @@ def headline(ts: pd.DataFrame) -> dict:
     return {
         "darien_2023": total(ts, "darien_crossings", "2023-01-01", "2024-01-01"),
         "darien_venezuela_2023": total(ts, "darien_crossings", "2023-01-01", "2024-01-01", nationality="Venezuela"),
+        "darien_haiti_2023": total(ts, "darien_crossings", "2023-01-01", "2024-01-01", nationality="Haiti"),
         "darien_venezuela_jan_may_2024": total(ts, "darien_crossings", "2024-01-01", "2024-06-01", nationality="Venezuela"),
         "venezuelan_darien_drop_after_parole": 1 - window_ratio(ts, "darien_crossings", PAROLE_ANNOUNCED, nationality="Venezuela"),
         "smo_registrations_may2024": reg_may,

@@ -70,9 +70,11 @@ def test_shipped_experiments_are_valid(path):
 def test_shipped_files_say_what_the_issue_asks():
     names = {p.stem: [v.name for v in load_experiment(p).variants] for p in SHIPPED}
     assert names["eligibility_expansion"] == ["all_nationalities", "no_presence_cutoff", "no_regular_status",
-                                              "walk_in", "all_together"]
+                                              "walk_in", "all_together", "pipeline_x0.5", "pipeline_x2",
+                                              "pipeline_x10", "all_together_pipeline_x2"]
     assert {"capacity_x0.5", "capacity_x2", "capacity_x4", "tolerate_30d", "tolerate_60d", "tolerate_90d",
-            "tolerate_120d", "tolerate_180d", "updates_on", "updates_off"} == set(names["waiting_thresholds"])
+            "tolerate_120d", "tolerate_180d", "updates_on", "updates_off", "pipeline_x0.5", "pipeline_x2",
+            "pipeline_x10"} == set(names["waiting_thresholds"])
     assert set(names["parole_counterfactuals"]) == {"no_parole", "parole_without_expulsions", "expulsions_without_parole"}
     closure = load_experiment(ROOT / "experiments" / "closure_2025.toml")
     assert closure.scenario("baseline", -1).end.isoformat() == "2025-12-31"
