@@ -76,6 +76,7 @@ class People:
         self.belief_week = z(np.int16)    # beliefs are up to date up to (not including) this week
         self.fee_belief = voice("fee_belief")         # believes the SMO must be paid for
         self.expel_belief = voice("expel_belief")       # believes registering can get them expelled
+        self.heard_expulsion = z(bool)    # took in the news that irregular arrivals are expelled (a channel's accurate version)
         # choices and cases
         self.state = voice("state")
         self.since = z(np.int16)
