@@ -42,7 +42,7 @@ CLOSURE_DATES = ["none", "2023-10-01", "2024-01-01", "2024-04-01", "2024-07-01",
 
 #: (min, max) of each numeric control: the Model tab's sliders and the Compare tab's number of seeds
 RANGES = {"scale": (0.001, 0.01), "tolerated_wait_days": (30, 180), "capacity_factor": (0.5, 4.0),
-          "news_per_week": (0.0, 0.5), "outreach": (0.0, 0.05), "seeds": (2, 20),
+          "news_per_week": (0.0, 0.5), "outreach": (1, 104), "seeds": (2, 20),
           # Mesa's own Play and Render interval sliders: SolaraViz draws them with these ends (mesa/visualization/
           # solara_viz.py), and its Step runs the model `render_interval` times: 10**9 would never end
           "play_interval": (1, 500), "render_interval": (1, 100)}
@@ -118,7 +118,7 @@ def checked_levers(tolerated_wait_days=None, capacity_factor=1.0, presence_cutof
 
 def scenario(scale=0.002, seed=1, **levers):
     """The baseline with the levers applied (see checked_levers; None: keep the baseline's value). `outreach` is
-    the weekly reach of the baseline's outreach campaign; `closure` a date on which every office and parole close;
+    how many weeks the baseline's outreach campaign (the SMO's FAQ on the official channel) runs; `closure` a date on which every office and parole close;
     `all_nationalities`: every office takes every nationality from its opening, host nationals included,
     and no nationality is withdrawn later (experiments/eligibility_expansion.toml's all_nationalities).
     Every value is checked first (it may come from the browser): out of range is clamped, invalid is a ValueError."""
@@ -155,7 +155,7 @@ def scenario(scale=0.002, seed=1, **levers):
     if outreach is not None:
         for p in data.get("policy", []):
             if p.get("kind") == "outreach":
-                p["reach"] = float(outreach)
+                p["weeks"] = int(round(outreach))
     if closure != "none":
         data["policy"] = list(data.get("policy", [])) + [
             {"date": closure, "kind": "smo_close", "office": name, "source": "dashboard: closure"} for name in base.pack.offices
@@ -166,11 +166,12 @@ def scenario(scale=0.002, seed=1, **levers):
 
 def _baseline_defaults() -> dict:
     """The controls' starting values: the baseline's own (calibrated tolerated wait, rounded to a day;
-    the pack's case news; the baseline's outreach reach)."""
+    the pack's case news; the baseline's outreach campaign's weeks)."""
     sc = scenario_from_data(read_scenario_data(BASELINE), BASELINE)
     return {"tolerated_wait_days": round(sc.behaviour["tolerated_wait_weeks"] * 7),
             "news_per_week": float(sc.pack.resettlement["news_per_week"]),
-            "outreach": next((float(p.fields["reach"]) for p in sc.policies if p.kind == "outreach"), 0.0)}
+            "outreach": next((int(p.fields.get("weeks", sc.pack.channels["official"]["live_weeks"])) for p in sc.policies
+                              if p.kind == "outreach"), 1)}
 
 
 DEFAULTS = _baseline_defaults()
@@ -211,8 +212,8 @@ MODEL_PARAMS = {
     "news_per_week": {"type": "SliderFloat", "value": DEFAULTS["news_per_week"], "label": "case news per week",
                       **_span("news_per_week"), "step": 0.01},
     "parole": {"type": "Checkbox", "value": True, "label": "humanitarian parole"},
-    "outreach": {"type": "SliderFloat", "value": DEFAULTS["outreach"], "label": "outreach from 2024 (weekly reach)",
-                 **_span("outreach"), "step": 0.002},
+    "outreach": {"type": "SliderInt", "value": DEFAULTS["outreach"], "label": "outreach from 2024 (weeks on the official channel)",
+                 **_span("outreach"), "step": 1},
     "closure": {"type": "Select", "value": "none", "values": CLOSURE_DATES, "label": "offices and parole close on"},
 }
 
@@ -269,7 +270,7 @@ def describe_levers(levers: dict) -> list[str]:
             "every nationality eligible" if levers["all_nationalities"] else "eligible nationalities as in the baseline",
             f"case news {levers['news_per_week']:g} a week",
             "parole " + ("on" if levers["parole"] else "off"),
-            f"outreach reach {levers['outreach']:g} a week",
+            f"outreach for {levers['outreach']:g} weeks",
             "no closure" if levers["closure"] == "none" else f"offices and parole close on {levers['closure']}"]
 
 

@@ -21,15 +21,19 @@ NEVER = np.iinfo(np.int32).max
 
 
 class Clock:
-    def __init__(self, name: str, n: int, last_week: int):
+    def __init__(self, name: str, n: int, last_week: int, small: bool = False):
+        """`small`: next events held as int16 (2 bytes a person; weeks fit in int16) rather than int32."""
         self.name = name
         self.last_week = last_week           # events after this week are not scheduled
-        self.next = np.full(n, NEVER, dtype=np.int32)
+        dtype = np.int16 if small else np.int32
+        self.never = int(np.iinfo(dtype).max)
+        self.next = np.full(n, self.never, dtype=dtype)
         self._due: dict[int, list[np.ndarray]] = defaultdict(list)
 
-    def schedule(self, streams, idx: np.ndarray, week: int, p) -> None:
+    def schedule(self, streams, idx: np.ndarray, week: int, p, until: int | None = None) -> None:
         """Draw, for persons `idx`, the next event after `week` for a weekly chance `p` (scalar or per
-        person). Replaces any event already scheduled for them."""
+        person); none is kept after `until` (or the run's last week). Replaces any event already
+        scheduled for them."""
         idx = np.asarray(idx, dtype=np.int64)
         if len(idx) == 0:
             return
@@ -40,8 +44,8 @@ class Clock:
             gap = np.where(p >= 1, 1.0, np.floor(np.log1p(-u) / np.log1p(-np.minimum(p, 1 - 1e-12))) + 1)
         gap = np.where(p <= 0, np.inf, gap)
         at = week + gap
-        ok = at <= self.last_week
-        self.next[idx] = np.where(ok, at, NEVER).astype(np.int32)
+        ok = at <= (self.last_week if until is None else min(until, self.last_week))
+        self.next[idx] = np.where(ok, at, self.never).astype(self.next.dtype)
         idx, at = idx[ok], at[ok].astype(np.int16)  # weeks fit in int16: a radix sort, linear in n
         if len(idx) == 0:
             return
@@ -54,7 +58,7 @@ class Clock:
                 self._due[wk].append(idx[bounds[wk - first]:bounds[wk - first + 1]])
 
     def cancel(self, idx: np.ndarray) -> None:
-        self.next[idx] = NEVER
+        self.next[idx] = self.never
 
     def due(self, week: int) -> np.ndarray:
         """Persons whose event falls in `week` (each once; stale entries of rescheduled people dropped)."""
@@ -62,4 +66,4 @@ class Clock:
         if not parts:
             return np.empty(0, dtype=np.int64)
         # people rescheduled since are stale here (their next event is another week); sorted for locality
-        return np.sort(kernels.take_due(np.concatenate(parts), self.next, week, NEVER))
+        return np.sort(kernels.take_due(np.concatenate(parts), self.next, week, self.never))

@@ -62,7 +62,8 @@ def move_place(m, idx, place: int):
     np.subtract.at(m.stocks, (st, old), 1)
     np.add.at(m.stocks, (st, new), 1)
     res = IS_RESIDENT[st]
-    for flag, counts in ((p.aware_smo, m.aware_res), (p.ever_registered, m.registered_res)):
+    for flag, counts in ((p.aware_smo, m.aware_res), (p.ever_registered, m.registered_res),
+                         (p.aware_parole, m.heard_res["parole"]), (p.heard_expulsion, m.heard_res["expulsion"])):
         k = res & flag[idx]
         counts -= np.bincount(old[k], minlength=nc)
         counts += np.bincount(new[k], minlength=nc)
@@ -100,15 +101,15 @@ def transit_registration(m):
     cand, place = cand[keep], place[keep]
     if len(cand) == 0:
         return
-    home = p.place[cand].copy()
-    p.place[cand] = place  # the rules and the option's value as seen from the office's place
+    looked, home = cand, p.place[cand].copy()
+    p.place[looked] = place  # the rules and the option's value as seen from the office's place
     try:
         thinks = decisions.smo_open_to(m, cand)
-        cand, place, home = cand[thinks], place[thinks], home[thinks]
+        cand, place = cand[thinks], place[thinks]
         V = decisions.utilities(m, cand, np.zeros(len(cand), dtype=bool))
         ok = smo.eligible(m, cand)
     finally:
-        p.place[cand] = home
+        p.place[looked] = home  # everyone who looked, whether or not they thought it open
     go_on = V[:, Option.MOVE] + m.beh["inertia"]
     p_smo = 1.0 / (1.0 + np.exp(np.clip(go_on - V[:, Option.SMO], -50, 50)))
     stop = m.streams.uniform("transit_choice", m.week, cand) < p_smo

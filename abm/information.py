@@ -1,9 +1,12 @@
 """Information: awareness of the SMOs and of parole, knowledge of their rules, and beliefs (chance of
 approval, expected wait, fees, expulsion risk, the border, the route's danger).
 
-Word of mouth along ties is the main channel (002 s5.2); social media and official outreach are
-weaker broadcast channels with their own reach and accuracy; contacts' outcomes (approved, rejected,
-arrived, expelled, died) move beliefs. What contacts say is read with abm.contacts.view.
+Word of mouth along ties is the main channel (002 s5.2); announcements (policy kinds `announce` and
+`outreach`) are put on information channels (the pack's channels.toml: official and news media, social
+media, family and friends abroad, smugglers and other migrants on the route), each with its own audience,
+weekly chance of hearing (`hear_<channel>`, times the nationality's use of it), weeks live and accuracy;
+contacts' outcomes (approved, rejected, arrived, expelled, died) move beliefs. What contacts say is read
+with abm.contacts.view.
 
 The rules, for one listener in one week (`listen`, the per-agent reference step, applies them so):
   1. each aware contact makes an unaware listener aware with chance `wom_awareness` (misbeliefs about
@@ -17,9 +20,12 @@ The rules, for one listener in one week (`listen`, the per-agent reference step,
      otherwise every `catch_up_weeks` weeks (a staggered share of people each week), applying all the
      weekly steps since they last did towards where contacts point now;
   4. contacts' outcomes last week shift beliefs;
-  6. social media and official outreach reach people with internet.
+  6. channels: a person on a channel on which an announcement concerning them is live hears it with the
+     channel's weekly chance (see `hear`); what they hear is the accurate version or the inaccurate one.
 The weekly step (`step`) applies the same rules to everyone, drawn as events: transmissions along ties
-(abm.contacts) for 1 and 2, clocks (abm.clocks) for the weekly chances of 2 and 6.
+(abm.contacts) for 1 and 2, clocks (abm.clocks) for the weekly chances of 2 and 6 (the route channel's
+audience, people preparing to move, are on the active list: a weekly draw each, with the same stream
+`hear_route` as the reference step).
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ import numpy as np
 from agents.states import IS_RESIDENT, ParoleStage, State
 
 from . import kernels
+from .clocks import Clock
 from .contacts import C, unique_ids, view
 
 RISK_AFTER_A_DEATH = 0.05  # assumption: believed risk of dying on the route after a contact died on it
@@ -79,6 +86,8 @@ def become_aware(m, idx, topic: str):
     m.sources[f"aware_{topic}"].add(idx)
     if topic == "smo":
         m.count_aware_smo(idx)
+    else:
+        m.count_heard(topic, idx)
     if m.info["official_rules"] > 0:
         cand = idx[p.internet[idx] & ~getattr(p, f"rules_{topic}")[idx]]
         m.clocks[f"rules_{topic}"].schedule(m.streams, cand, m.week, m.info["official_rules"])
@@ -105,23 +114,6 @@ def _aware_by_word_of_mouth(m, new, topic, draw, K=None):
         ms = info["misbelief_spread"]
         p.fee_belief[new] |= draw("wom_fee", new) < ms * K[:, C["fee"]] / ka
         p.expel_belief[new] |= draw("wom_expel", new) < ms * K[:, C["expel"]] / ka
-
-
-def _social_hit(m, hit, topic, draw):
-    become_aware(m, hit, topic)
-    if topic == "smo":
-        bad = 1 - m.info["social_media_accuracy"]
-        m.people.fee_belief[hit] |= draw("social_fee", hit) < bad
-        m.people.expel_belief[hit] |= draw("social_expel", hit) < bad
-
-
-def _outreach_hit(m, hit, draw):
-    p = m.people
-    become_aware(m, hit[~p.aware_smo[hit]], "smo")
-    learn_rules(m, hit, "smo")
-    fixed = hit[draw("outreach_fix", hit) < m.info["outreach_accuracy"]]
-    p.fee_belief[fixed] = False
-    p.expel_belief[fixed] = False
 
 
 def _shift(b, ids, up, down):
@@ -194,9 +186,9 @@ def step(m):
         catch_up(m, cohort(m))
     with m.timed("information/outcomes"):
         _hear_outcomes(m)
-    # 6. broadcast channels (people with internet)
-    with m.timed("information/broadcasts"):
-        _broadcasts(m, draw)
+    # 6. announcements heard on information channels
+    with m.timed("information/channels"):
+        _channels(m, draw)
 
 
 def _word_of_mouth(m, draw):
@@ -247,39 +239,129 @@ def _hear_outcomes(m):
                           REASSURANCE, m.beh["prior_risk"])
 
 
-def _broadcasts(m, draw):
-    p, w, info = m.people, m.week, m.info
-    for topic in TOPICS:
-        clock = m.clocks[f"social_{topic}"]
-        due = clock.due(w)
-        due = due[~getattr(p, f"aware_{topic}")[due]]
-        _social_hit(m, due[resident(m, due)], topic, draw)
-        # people not yet arrived keep their clock; those who left the resident states never return
-        clock.schedule(m.streams, due[p.state[due] == State.NOT_ARRIVED], w, info["social_media_reach"])
-    clock = m.clocks["outreach"]
-    due = clock.due(w)
-    if len(due) and info["outreach_reach"] > 0 and m.topic_public["smo"]:
-        _outreach_hit(m, due[resident(m, due)], draw)
-        again = due[_outreach_useful(m, due) & may_learn(m, due)]
-        clock.schedule(m.streams, again, w, info["outreach_reach"])
+# --- 6. channels ---
+
+class Channel:
+    """An information channel of the pack (channels.toml) as the model uses it."""
+
+    def __init__(self, m, name: str, cfg: dict):
+        pack = m.pack
+        self.name = name
+        self.audience = cfg["audience"]
+        self.internet = bool(cfg["internet"])
+        self.rules = bool(cfg["rules"])
+        self.live_weeks = int(cfg["live_weeks"])
+        self.accuracy = float(cfg["accuracy"])
+        self.use = np.ones(len(pack.nationalities))
+        for n, v in cfg.get("use", {}).items():
+            self.use[pack.nat_index(n)] = v
+        # the preparing are on the active list, touched every week anyway: a weekly draw each, no clock
+        self.clock = None if self.audience == "preparing" else Clock(f"channel_{name}", m.people.n, m.n_weeks, small=True)
+
+    def chance(self, m, idx) -> np.ndarray:
+        """Weekly chance of hearing on this channel, for persons `idx` (in its audience)."""
+        return np.minimum(1.0, m.info[f"hear_{self.name}"] * self.use[m.people.nat[idx]])
+
+    def audience_of(self, m, idx) -> np.ndarray:
+        p = m.people
+        st = p.state[idx]
+        on = (st == State.PREPARING) if self.audience == "preparing" else IS_RESIDENT[st]
+        if self.audience == "tie":
+            on &= p.us_tie[idx]
+        if self.internet:
+            on &= p.internet[idx]
+        return on
 
 
-def _outreach_useful(m, idx):
+def init_channels(m):
+    """The pack's channels, and the announcements put on them (none yet)."""
+    m.channels = {name: Channel(m, name, cfg) for name, cfg in m.pack.channels.items()}
+    m.announcements = []
+
+
+def _live(m, ch: Channel, week: int) -> list:
+    """Announcements live on channel `ch` in `week`."""
+    return [a for a in m.announcements if ch.name in a["channels"] and a["week"] <= week < a["week"] + a["weeks"][ch.name]]
+
+
+def hear(m, idx, ch: Channel, week: int):
+    """Persons `idx` (in the channel's audience) hear what is live on channel `ch` for their nationality.
+    Each hears an announcement's accurate version with the channel's accuracy, the same version each
+    time (the draw is keyed by the announcement): accurate news of the SMO or parole makes them aware
+    (and, on a channel that teaches the rules, teaches them and dispels the misbeliefs about fees and
+    expulsion: 002 s5.2 and the offices' FAQ); inaccurate news of the SMO makes them aware with both
+    misbeliefs (002 s5.2: 'a lot of nonsense on social media'; it must be paid for; registering can get
+    one expelled); inaccurate news of parole makes them aware without its rules (a wrong idea of who
+    qualifies). Accurate news of expulsion lowers the believed chance of being let in at the border once;
+    the inaccurate version (the smuggler's: there is a way round, 002 s2.2) leaves it as it was."""
     p = m.people
-    return p.internet[idx] & (~p.aware_smo[idx] | ~p.rules_smo[idx] | p.fee_belief[idx] | p.expel_belief[idx])
+    for a in _live(m, ch, week):
+        sel = idx[a["nat"][p.nat[idx]]]
+        if len(sel) == 0:
+            continue
+        topic = a["topic"]
+        acc = m.streams.uniform(f"accuracy_{ch.name}_{a['id']}", a["week"], sel) < ch.accuracy
+        if topic == "expulsion":
+            took = sel[acc & ~p.heard_expulsion[sel]]
+            p.b_admit[took] *= 1 - m.border.cfg["p_expel_title42"]
+            p.heard_expulsion[took] = True
+            m.count_heard("expulsion", took)
+            continue
+        p.renew(sel, topic, announced=a["week"])  # news of the pathway for those who gave it up before (abm.waiting)
+        aware = getattr(p, f"aware_{topic}")
+        fresh = ~aware[sel]
+        become_aware(m, sel[fresh], topic)
+        getattr(p, f"b_{topic}")[sel[fresh]] = m.info[f"prior_{topic}_chance"]
+        if topic == "smo":
+            wrong = sel[fresh & ~acc]
+            p.fee_belief[wrong] = True
+            p.expel_belief[wrong] = True
+        if ch.rules:
+            right = sel[acc]
+            learn_rules(m, right, topic)
+            if topic == "smo":
+                p.fee_belief[right] = False
+                p.expel_belief[right] = False
 
 
-def start_broadcasts(m, topic: str | None = None):
-    """(Re)start the broadcast clocks: social media once a topic is public, outreach when its reach
-    changes. A pass over the population, at a policy date only."""
-    p, w, info = m.people, m.week, m.info
-    live = may_learn(m, slice(None))
-    if topic is not None:
-        cand = np.flatnonzero(live & p.internet & ~getattr(p, f"aware_{topic}"))
-        m.clocks[f"social_{topic}"].schedule(m.streams, cand, w, info["social_media_reach"])
-    if info["outreach_reach"] > 0 and m.topic_public["smo"]:
-        cand = np.flatnonzero(live & _outreach_useful(m, slice(None)))
-        m.clocks["outreach"].schedule(m.streams, cand, w, info["outreach_reach"])
+def _channels(m, draw):
+    """Rule 6 for everyone: those whose channel clock came due this week hear what is live there; on
+    the route channel each person preparing to move draws every week while something is live."""
+    w = m.week
+    for ch in m.channels.values():
+        if ch.clock is not None:
+            due = ch.clock.due(w)
+            hear(m, due[ch.audience_of(m, due)], ch, w)
+        elif _live(m, ch, w):
+            act = m.act
+            on = act[ch.audience_of(m, act)]
+            hear(m, on[draw(f"hear_{ch.name}", on) < ch.chance(m, on)], ch, w)
+
+
+def put_on_channels(m, topic: str, nationalities, channels, weeks=None):
+    """An announcement on `topic` for `nationalities` (all if None) put on `channels` (all the pack's if
+    None), live from this week for each channel's live weeks (or `weeks`). Those on a channel with a
+    clock get their next hearing drawn now, from this week on (a pass over the population, at a policy
+    date only)."""
+    p, w = m.people, m.week
+    nat = np.ones(len(m.pack.nationalities), dtype=bool)
+    if nationalities:
+        nat[:] = False
+        nat[[m.pack.nat_index(n) for n in nationalities]] = True
+    names = [c for c in (channels or m.channels) if c in m.channels]
+    a = {"id": len(m.announcements), "topic": topic, "nat": nat, "week": w, "channels": names,
+         "weeks": {c: int(weeks) if weeks else m.channels[c].live_weeks for c in names}}
+    m.announcements.append(a)
+    if topic in m.topic_public:
+        m.topic_public[topic] = True
+    for c in names:
+        ch = m.channels[c]
+        if ch.clock is None:
+            continue
+        cand = np.flatnonzero(nat[p.nat])
+        cand = cand[ch.audience_of(m, cand)]
+        # from the week before, so that the first hearings can fall in this week
+        ch.clock.schedule(m.streams, cand, w - 1, ch.chance(m, cand), until=w + a["weeks"][c] - 1)
 
 
 # --- the per-agent reference: one listener, straight from the rules ---
@@ -308,45 +390,23 @@ def listen(m, i: int):
         catch_up(m, idx)
     if k_sig.any():
         _outcomes(m, idx, k_sig)
-    if p.internet[i]:
-        for topic in TOPICS:
-            if m.topic_public[topic] and not getattr(p, f"aware_{topic}")[i] \
-                    and draw(f"social_{topic}", idx)[0] < info["social_media_reach"]:
-                _social_hit(m, idx, topic, draw)
-        if info["outreach_reach"] > 0 and m.topic_public["smo"] and draw("outreach", idx)[0] < info["outreach_reach"]:
-            _outreach_hit(m, idx, draw)
+    for ch in m.channels.values():
+        if _live(m, ch, w) and ch.audience_of(m, idx)[0] and draw(f"hear_{ch.name}", idx)[0] < ch.chance(m, idx)[0]:
+            hear(m, idx, ch, w)
 
 
 # --- Policy handlers ---
 
 def on_announce(m, pol):
-    """A public announcement reaches a share of the people it concerns."""
-    p, topic = m.people, pol.fields["topic"]
-    nats = pol.fields.get("nationalities")
-    who = resident(m, slice(None))
-    if nats:
-        who &= np.isin(p.nat, [m.pack.nat_index(n) for n in nats])
-    idx = np.flatnonzero(who)
-    hit = idx[m.streams.uniform(f"announce_{topic}_{pol.date}", m.week, idx) < pol.fields["reach"]]
-    if topic == "expulsion":
-        p.b_admit[hit] *= 1 - m.border.cfg["p_expel_title42"]
-        return
-    p.renew(hit, topic)  # renew: news of the pathway for those who gave it up (abm.waiting)
-    first = not m.topic_public[topic]
-    m.topic_public[topic] = True
-    aware = getattr(p, f"aware_{topic}")
-    fresh = hit[~aware[hit]]
-    become_aware(m, fresh, topic)
-    getattr(p, f"b_{topic}")[fresh] = m.info[f"prior_{topic}_chance"]
-    if first:
-        start_broadcasts(m, topic)
+    """A public announcement, put on information channels (see put_on_channels and hear)."""
+    f = pol.fields
+    put_on_channels(m, f["topic"], f.get("nationalities"), f.get("channels"))
 
 
 def on_outreach(m, pol):
-    m.info["outreach_reach"] = pol.fields["reach"]
-    if "accuracy" in pol.fields:
-        m.info["outreach_accuracy"] = pol.fields["accuracy"]
-    start_broadcasts(m)
+    """An outreach campaign: the SMO and its rules (an FAQ) on the official channel, for `weeks`."""
+    f = pol.fields
+    put_on_channels(m, "smo", f.get("nationalities"), ["official"], f.get("weeks"))
 
 
 HANDLERS = {"announce": on_announce, "outreach": on_outreach}

@@ -50,6 +50,9 @@ STOCKS = {
     "in_us": State.IN_US, "registered_smo": None,
     # Mexico (abm/mexico.py): in central or northern Mexico; of them, registered with CBP One
     "waiting_mexico": State.WAITING_MEXICO, "cbp_one_registered": None,
+    # residents who have heard of the SMO (the same as aware_smo), of parole, and (its accurate version) of
+    # expulsion: outputs of the information channels (abm/information.py), by nationality x host
+    "heard_smo": None, "heard_parole": None, "heard_expulsion": None,
 }
 METRICS = FLOWS + tuple(STOCKS)
 NO_CUTOFF = np.iinfo(np.int32).max
@@ -132,14 +135,16 @@ class SafeMobilityModel(mesa.Model):
         self.act = np.flatnonzero(IS_ACTIVE[p.state])
         self.activated: list[np.ndarray] = []
         p.belief_week[:] = self.week
-        self.clocks = {name: Clock(name, p.n, last) for name in
-                       ("prompt", "rules_smo", "rules_parole", "social_smo", "social_parole", "outreach")}
+        self.clocks = {name: Clock(name, p.n, last) for name in ("prompt", "rules_smo", "rules_parole")}
+        information.init_channels(self)
         decisions.schedule_prompts(self, np.arange(p.n))
         self.stocks = np.bincount(p.state.astype(np.int64) * self.n_cells + p.cell,
                                   minlength=len(State) * self.n_cells).reshape(len(State), self.n_cells)
         res = IS_RESIDENT[p.state]
         self.aware_res = np.bincount(p.cell[res & p.aware_smo], minlength=self.n_cells)
         self.registered_res = np.bincount(p.cell[res & p.ever_registered], minlength=self.n_cells)
+        self.heard_res = {t: np.bincount(p.cell[res & flag], minlength=self.n_cells)
+                          for t, flag in (("parole", p.aware_parole), ("expulsion", p.heard_expulsion))}
         tie = np.flatnonzero(p.us_tie)
         self.us_tie_by_nat = {k: tie[p.nat[tie] == k] for k in range(len(self.pack.nationalities))}
         p.watch = self._state_changed
@@ -166,6 +171,8 @@ class SafeMobilityModel(mesa.Model):
         if moved.any():
             self.aware_res += np.bincount(cell, weights=moved * p.aware_smo[idx], minlength=nc).astype(np.int64)
             self.registered_res += np.bincount(cell, weights=moved * p.ever_registered[idx], minlength=nc).astype(np.int64)
+            self.heard_res["parole"] += np.bincount(cell, weights=moved * p.aware_parole[idx], minlength=nc).astype(np.int64)
+            self.heard_res["expulsion"] += np.bincount(cell, weights=moved * p.heard_expulsion[idx], minlength=nc).astype(np.int64)
         if IS_ACTIVE[new]:
             self.activated.append(np.asarray(idx, dtype=np.int64))
         if new == State.DEAD:
@@ -175,6 +182,11 @@ class SafeMobilityModel(mesa.Model):
         """Newly aware of the SMO: counted in the aware stock if resident."""
         idx = idx[IS_RESIDENT[self.people.state[idx]]]
         np.add.at(self.aware_res, self.people.cell[idx], 1)
+
+    def count_heard(self, topic: str, idx):
+        """Newly heard of parole or of expulsion: counted in the heard stock if resident."""
+        idx = idx[IS_RESIDENT[self.people.state[idx]]]
+        np.add.at(self.heard_res[topic], self.people.cell[idx], 1)
 
     def count_registered(self, idx):
         p = self.people
@@ -333,6 +345,9 @@ class SafeMobilityModel(mesa.Model):
         self._metrics = {k: count(ev.get(k, np.empty(0, dtype=np.int64))) for k in FLOWS}
         self._metrics["aware_smo"] = self.aware_res.copy()
         self._metrics["registered_smo"] = self.registered_res.copy()
+        self._metrics["heard_smo"] = self._metrics["aware_smo"]
+        self._metrics["heard_parole"] = self.heard_res["parole"].copy()
+        self._metrics["heard_expulsion"] = self.heard_res["expulsion"].copy()
         self.refresh_active()
         on_parole = self.act[p.state[self.act] == State.WAITING_PAROLE]
         considering = p.parole_stage[on_parole] == ParoleStage.CONSIDERING

@@ -70,6 +70,14 @@ PAROLE_FIELDS = {
     "requires_sponsor": ("bool",), "requires_passport": ("bool",), "p_denied": ("share", 0, 1),
     "travel_weeks": ("int", 0, 52),
 }
+#: Information channels (abm/information.py): the channels an announcement can be put on, each a table of a pack's
+#: channels.toml. The weekly chance of hearing on a channel is the information parameter `hear_<channel>`
+#: (abm/params.py, calibration/priors.toml); the pack says who is on it and how it carries news.
+CHANNELS = ("official", "social", "family", "route")
+#: who can hear on a channel: residents of a host place; residents with a tie to someone at the
+#: destination; people preparing to move (at departure points, among smugglers and other migrants)
+AUDIENCES = ("residents", "tie", "preparing")
+CHANNEL_FIELDS = {"live_weeks": ("int", 1, 520), "accuracy": ("share", 0, 1), "internet": ("bool",), "rules": ("bool",)}
 BORDER_FIELDS = {
     "p_expel_title42": ("share", 0, 1), "p_remove": ("share", 0, 1), "p_remove_shutdown": ("share", 0, 1),
     "p_reattempt": ("share", 0, 1),
@@ -144,6 +152,7 @@ SCHEMA = Table(sources=False, fields={
                      "programmes": Names("parole programme", Table(dict.fromkeys(PAROLE_FIELDS)), new=tuple(PAROLE_FIELDS))}),
     "border": Table(dict.fromkeys([*BORDER_FIELDS, *BORDER_OPTIONAL])),
     "mexico": Table({**dict.fromkeys(MEXICO_FIELDS), "geofence_segment": None}),
+    "channels": Names("channel", Table({**dict.fromkeys(CHANNEL_FIELDS), "audience": None, "use": OPEN})),
 })
 
 
@@ -292,6 +301,8 @@ class Pack:
     parole_programmes: dict[str, dict] = field(default_factory=dict)
     #: the optional `[mexico]` table (abm/mexico.py); None: travellers reach the border at their route's end
     mexico: dict | None = None
+    #: information channels (channels.toml), by name; none if the pack has no channels.toml
+    channels: dict[str, dict] = field(default_factory=dict)
 
     def nat_index(self, name: str) -> int:
         return self.nationalities.index(name)
@@ -512,8 +523,35 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
             raise InputError(F("mexico"), "mexico.geofence_segment",
                              f"unknown segment {mexico.get('geofence_segment')!r} (known: {', '.join(segments)})")
     _check_table(F("border"), "border", raw["border"], BORDER_OPTIONAL, required=False)
+    channels = _check_channels(F("channels"), raw.get("channels", {}), nationalities)
 
     return Pack(path=path, raw=raw, nationalities=nationalities, places=places, groups=groups,
                 segments=segments, options=options, offices=offices, resettlement=raw["resettlement"],
                 parole=raw["parole"], border=raw["border"], place_routes=place_routes,
-                parole_programmes=programmes, mexico=mexico)
+                parole_programmes=programmes, mexico=mexico, channels=channels)
+
+
+def _check_channels(file, table, nationalities) -> dict:
+    """channels.toml: each channel one of CHANNELS, with its audience, live weeks, accuracy, whether it
+    needs internet and teaches the rules, and its use by nationality (relative to 1; a nationality not
+    listed uses it at 1). Every figure names its source."""
+    _require_tables(file, "channels", table)
+    out = {}
+    for name, ch in table.items():
+        where = f"channels.{name}"
+        if name not in CHANNELS:
+            raise InputError(file, where, unknown("channel", name, list(CHANNELS)))
+        _check_table(file, where, ch, CHANNEL_FIELDS)
+        if ch.get("audience") not in AUDIENCES:
+            raise InputError(file, f"{where}.audience", f"must be one of {', '.join(AUDIENCES)}, not {ch.get('audience')!r}")
+        use = ch.get("use", {})
+        if not isinstance(use, dict):
+            raise InputError(file, f"{where}.use", "must be a table of nationality = relative use")
+        for n, v in use.items():
+            if n not in nationalities:
+                raise InputError(file, f"{where}.use", unknown("nationality", n, nationalities))
+            _check_value((file, f"{where}.use.{n}"), n, v, ("num", 0, 100))
+        if use and "use" not in ch.get("sources", {}):
+            raise InputError(file, f"{where}.sources.use", "every figure must name its source (a seed section, or 'assumption')")
+        out[name] = {**ch, "use": dict(use)}
+    return out

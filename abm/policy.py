@@ -12,14 +12,18 @@ from dataclasses import dataclass, field
 from .errors import InputError
 from .pack import OFFICE_FIELDS, RESETTLEMENT_FIELDS, RESETTLEMENT_OPTIONAL, SEGMENT_FIELDS, SEGMENT_OPTIONAL, Pack, _check_value
 
-# kind -> {field: spec}; spec kinds: "office", "option", "segment", "nationalities", "topic", or a numeric/bool spec as in pack.py
+# kind -> {field: spec}; spec kinds: "office", "option", "segment", "nationalities", "topic", "channels", or a numeric/bool spec as in pack.py
 KINDS: dict[str, dict[str, tuple]] = {
     "smo_open": {"office": ("office",), "nationalities": ("nationalities",)},
     "smo_nationalities": {"office": ("office",), "add": ("nationalities", "optional"), "remove": ("nationalities", "optional")},
     "smo_set": {"office": ("office",), **{k: (*v, "optional") for k, v in OFFICE_FIELDS.items()}},
     "smo_close": {"office": ("office",)},
-    "announce": {"topic": ("topic",), "nationalities": ("nationalities", "optional"), "reach": ("share", 0, 1)},
-    "outreach": {"reach": ("share", 0, 1), "accuracy": ("share", 0, 1, "optional")},
+    # an announcement is put on information channels (the pack's channels.toml; all of them if not listed):
+    # who hears it, and when, follows from the channels (abm/information.py), not from a share set here
+    "announce": {"topic": ("topic",), "nationalities": ("nationalities", "optional"), "channels": ("channels", "optional")},
+    # an outreach campaign: the SMO's rules (an FAQ) put on the official channel, live for `weeks`
+    # (default: the channel's live_weeks)
+    "outreach": {"nationalities": ("nationalities", "optional"), "weeks": ("int", 1, 520, "optional")},
     "parole_open": {"nationalities": ("nationalities",), "monthly_cap": ("num", 0, 1e7), "programme": ("programme", "optional")},
     "parole_set": {"monthly_cap": ("num", 0, 1e7), "programme": ("programme", "optional")},
     "parole_close": {"nationalities": ("nationalities", "optional"), "programme": ("programme", "optional")},
@@ -109,6 +113,12 @@ def check_policies(entries: list, pack: Pack, file) -> list[Policy]:
             elif s[0] == "scope":
                 if not isinstance(v, str) or v not in SCOPES:
                     raise InputError(file, f"{where}.{k}", f"unknown scope {v!r} (known: {', '.join(SCOPES)})")
+            elif s[0] == "channels":
+                if not isinstance(v, list) or not v:
+                    raise InputError(file, f"{where}.{k}", "must be a list of channels")
+                for c in v:
+                    if not isinstance(c, str) or c not in pack.channels:
+                        raise InputError(file, f"{where}.{k}", f"unknown channel {c!r} (the pack's: {', '.join(pack.channels) or 'none'})")
             elif s[0] == "topic":
                 if not isinstance(v, str) or v not in TOPICS:
                     raise InputError(file, f"{where}.{k}", f"unknown topic {v!r} (known: {', '.join(TOPICS)})")

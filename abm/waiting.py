@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.population import GAVE_UP
+from agents.population import GAVE_UP, GAVE_UP_COLUMN
 
 I2_MAX = np.iinfo(np.int16).max
 
@@ -67,6 +67,7 @@ def parole_weeks(m, idx, waiting) -> np.ndarray:
 def give_up(m, idx, topic: str):
     """Persons idx withdrew from a wait on `topic` ("smo" or "parole") by their own choice."""
     m.people.gave_up[idx] |= np.uint8(GAVE_UP[topic])
+    m.people.gave_up_week[idx, GAVE_UP_COLUMN[topic]] = m.week
 
 
 def count_give_ups(m, idx):

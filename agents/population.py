@@ -39,6 +39,8 @@ VOICE = np.dtype([("b_smo", "f4"), ("b_parole", "f4"), ("b_wait", "f4"), ("b_adm
 
 #: bits of People.gave_up: the pathway the person gave up waiting on (cleared by new information about it)
 GAVE_UP = {"smo": 1, "parole": 2}
+#: columns of People.gave_up_week: the week each pathway was last given up
+GAVE_UP_COLUMN = {"smo": 0, "parole": 1}
 
 
 class People:
@@ -83,6 +85,7 @@ class People:
         self.belief_week = z(np.int16)    # beliefs are up to date up to (not including) this week
         self.fee_belief = voice("fee_belief")         # believes the SMO must be paid for
         self.expel_belief = voice("expel_belief")       # believes registering can get them expelled
+        self.heard_expulsion = z(bool)    # took in the news that irregular arrivals are expelled (a channel's accurate version)
         # choices and cases
         self.state = voice("state")
         self.since = z(np.int16)
@@ -112,6 +115,7 @@ class People:
         self.waited_parole = voice("waited_parole")  # weeks waited on parole before the current parole_week
         self.gave_up = voice("gave_up")              # pathways given up (GAVE_UP bits), until renewed
         self.gave_ups = voice("gave_ups")            # times the person gave up waiting (from week 0; saturates at 255)
+        self.gave_up_week = np.full((n, len(GAVE_UP)), np.iinfo(np.int16).min, dtype=np.int16)  # when, per pathway
 
         self.watch = None                 # called as watch(idx, old_states, new_state) before a change
         self.redecide_list: list[np.ndarray] = []  # who was flagged to reconsider (checked each week)
@@ -122,9 +126,12 @@ class People:
         self.state[idx] = state
         self.since[idx] = week
 
-    def renew(self, idx, topic: str):
+    def renew(self, idx, topic: str, announced: int | None = None):
         """New information about a pathway (an announcement, a contact's success): those who gave it up
-        may consider it again (abm/waiting.py)."""
+        may consider it again (abm/waiting.py). An announcement (made in week `announced`) is news only to
+        those who gave the pathway up before it was made: hearing it again later is not new information."""
+        if announced is not None:
+            idx = idx[self.gave_up_week[idx, GAVE_UP_COLUMN[topic]] < announced]
         self.gave_up[idx] &= np.uint8(~GAVE_UP[topic] & 0xFF)
 
     def resume_plan(self, idx, week: int):

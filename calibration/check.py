@@ -95,6 +95,8 @@ def parameters_table(priors: dict, post: pd.DataFrame) -> pd.DataFrame:
     w = post["weight"].to_numpy()
     rows = []
     for key, s in priors.items():
+        if key not in post.columns:
+            continue  # a prior the posterior has not fitted yet (its runs use the abm/params.py value)
         lo, hi = float(s["lo"]), float(s["hi"])
         x = post[key].to_numpy()
         q = posterior.weighted_quantile(x, w, [0.05, 0.5, 0.95])
@@ -294,6 +296,7 @@ def check(out: Path, draws: int = 40, scale: float = 0.01, progress: bool = True
     runs = predictive_runs(out, draws, scale, progress)
     table = targets_table(runs, targets)
     post = posterior.load()
+    priors = {k: v for k, v in priors.items() if k in post.columns}  # the fitted ones (see parameters_table)
     params = parameters_table(priors, post)
     pause = pause_summary(runs)
     meta = json.loads(POSTERIOR_META.read_text()) if POSTERIOR_META.exists() else {}

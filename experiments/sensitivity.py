@@ -39,8 +39,9 @@ def problem(posterior: str = "posterior.csv", lo: float = 0.05, hi: float = 0.95
     from calibration import posterior as post
     from calibration.abc import load_priors
 
-    priors = load_priors()
     df = post.load(posterior)
+    # the priors the posterior has: a parameter with a prior not yet fitted keeps its abm/params.py value
+    priors = {k: v for k, v in load_priors().items() if k in df.columns}
     w = df["weight"].to_numpy()
     log = {k: priors[k]["dist"] == "loguniform" for k in priors}
     bounds = []

@@ -19,10 +19,10 @@ def test_levers_are_scenario_overrides():
     assert [p for p in base.policies if p.kind == "parole_open"]
     assert changed.behaviour["tolerated_wait_weeks"] == 10.0
     assert changed.pack.resettlement["news_per_week"] == 0.25
-    shut = app.scenario(closure="2024-01-01", outreach=0.02)
+    shut = app.scenario(closure="2024-01-01", outreach=40)
     closes = [p for p in shut.policies if p.kind in ("smo_close", "parole_close")]
     assert len(closes) == len(base.pack.offices) + 1 and {p.date.isoformat() for p in closes} == {"2024-01-01"}
-    assert [p.fields["reach"] for p in shut.policies if p.kind == "outreach"] == [0.02]
+    assert [p.fields["weeks"] for p in shut.policies if p.kind == "outreach"] == [40]
 
 
 def test_page_renders_and_step_advances_the_model():

@@ -256,17 +256,18 @@ def test_scale_policy_scales_dated_policies(tmp_path):
     f = tiny(tmp_path, """
 [[variant]]
 name = "quieter"
-scale_policy = [{ kind = "announce", field = "reach", factor = 0.5, from = "2023-01-01" }]
+scale_policy = [{ kind = "parole_open", field = "monthly_cap", factor = 0.5, from = "2023-01-01" }]
 """)
     exp = load_experiment(f)
-    base = [(p.date, p.kind, p.fields.get("reach")) for p in exp.scenario("baseline", -1).policies]
-    var = [(p.date, p.kind, p.fields.get("reach")) for p in exp.scenario("quieter", -1).policies]
+    base = [(p.date, p.kind, p.fields.get("monthly_cap")) for p in exp.scenario("baseline", -1).policies]
+    var = [(p.date, p.kind, p.fields.get("monthly_cap")) for p in exp.scenario("quieter", -1).policies]
     assert len(base) == len(var)
+    assert sum(k == "parole_open" and d.year >= 2023 for d, k, _ in base) >= 1
     for (d, k, r), (_, _, r2) in zip(base, var):
-        if k == "announce" and d.year >= 2023:
+        if k == "parole_open" and d.year >= 2023:
             assert r2 == pytest.approx(0.5 * r)
         else:
             assert r2 == r
-    f.write_text(f.read_text().replace('kind = "announce"', 'kind = "smo_close"'))
+    f.write_text(f.read_text().replace('kind = "parole_open"', 'kind = "smo_close"'))
     with pytest.raises(Exception, match="scale_policy"):
         load_experiment(f)

@@ -88,7 +88,7 @@ CASES = [
      [], "scenario", "policy[0].nationalities", "unknown nationality 'Narnia'"),
     ("nationalities_not_a_list", HEAD + policy(date="2023-07-01", kind="'border_expel'", nationalities="'Cuba'"),
      [], "scenario", f"policy[{N}].nationalities", "must be a list"),
-    ("policy_far_future", HEAD + policy(date="2205-06-01", kind="'announce'", topic="'smo'", reach=0.1),
+    ("policy_far_future", HEAD + policy(date="2205-06-01", kind="'announce'", topic="'smo'"),
      [], "scenario", f"policy[{N}].date", "out of range"),
     ("policy_not_a_date", HEAD + policy(date="'soon'", kind="'title42_end'"),
      [], "scenario", f"policy[{N}].date", "not a date"),
@@ -105,10 +105,14 @@ CASES = [
     ("unknown_office", HEAD + policy(date="2023-07-01", kind="'smo_open'", office="'Atlantis'",
                                      nationalities="['Cuba']"),
      [], "scenario", f"policy[{N}].office", "unknown office 'Atlantis'"),
-    ("unknown_topic", HEAD + policy(date="2023-07-01", kind="'announce'", topic="'weather'", reach=0.5),
+    ("unknown_topic", HEAD + policy(date="2023-07-01", kind="'announce'", topic="'weather'"),
      [], "scenario", f"policy[{N}].topic", "unknown topic"),
-    ("policy_share_above_1", HEAD + policy(date="2023-07-01", kind="'announce'", topic="'smo'", reach=1.5),
-     [], "scenario", f"policy[{N}].reach", "outside [0, 1]"),
+    ("policy_weeks_out_of_range", HEAD + policy(date="2023-07-01", kind="'outreach'", weeks=0),
+     [], "scenario", f"policy[{N}].weeks", "outside [1, 520]"),
+    ("announce_has_no_reach", HEAD + policy(date="2023-07-01", kind="'announce'", topic="'smo'", reach=0.5),
+     [], "scenario", f"policy[{N}].reach", "not a field of a announce policy"),
+    ("unknown_channel", HEAD + policy(date="2023-07-01", kind="'announce'", topic="'smo'", channels="['radio']"),
+     [], "scenario", f"policy[{N}].channels", "unknown channel 'radio'"),
     ("policy_wrong_type", HEAD + policy(date="2023-07-01", kind="'parole_set'", monthly_cap="'lots'"),
      [], "scenario", f"policy[{N}].monthly_cap", "must be a number"),
     ("policy_bool_not_number", HEAD + policy(date="2023-07-01", kind="'smo_set'", office="'Colombia'",
@@ -282,7 +286,7 @@ def test_extends_loop_is_rejected(tmp_path, capsys):
 
 
 def test_error_in_a_later_policy_is_found_after_a_good_one(tmp_path, capsys):
-    text = HEAD + policy(date="2023-07-01", kind="'outreach'", reach=0.1) + policy(
+    text = HEAD + policy(date="2023-07-01", kind="'outreach'", weeks=10) + policy(
         date="2023-08-01", kind="'smo_close'", office="'Narnia'")
     assert_rejected(tmp_path, capsys, _write(tmp_path, text), [], str(tmp_path / "bad.toml"),
                     f"policy[{N + 1}].office", "unknown office 'Narnia'")

@@ -18,6 +18,7 @@ NOT_SIMULATION = {"abm/policy.py", "abm/scenario.py", "abm/pack.py", "abm/output
 #: (module, function) allowed a calendar computation, and why
 ALLOWED = {
     ("agents/population.py", "<module>"): "EPOCH: the origin of day numbers, not a date anything happens on",
+    ("agents/population.py", "year_windows"): "a group's arrivals_by_year (pack data by calendar year) become day numbers",
     ("abm/model.py", "fiscal_year"): "resettlement ceilings are per fiscal year; its first month is pack data",
 }
 DATE_LITERAL = re.compile(r"^\d{4}-\d{2}-\d{2}")

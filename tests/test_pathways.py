@@ -32,7 +32,6 @@ date = "2030-03-04"
 kind = "announce"
 topic = "parole"
 nationalities = ["Aria"]
-reach = 0.8
 source = "{SRC}"
 """
 

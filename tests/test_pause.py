@@ -1,6 +1,8 @@
 """The humanitarian-parole pause emerges from decisions (002 s6.2): over 5 seeds at the default scale,
-Venezuelan Darien crossings in the 4 weeks after 2022-10-12 are at most 30% of the 4 weeks before, back
-above 50% of that level by April 2023, while Ecuadorian and Colombian crossings do not drop.
+Venezuelan Darien crossings in the 4 weeks after 2022-10-12 are at most 40% of the 4 weeks before (issue
+16's threshold: a drop of at least 0.6), back above 50% of that level by April 2023, while Ecuadorian and
+Colombian crossings do not drop. The announcements carry no `reach`: who hears them, and when, follows
+from the information channels they are put on (abm/information.py; tests/test_channels.py).
 
 Counts are pooled over the seeds (sums of people), so the ratio's sampling error is that of a few
 thousand agents; the thresholds are the issue's, not tuned.
@@ -30,7 +32,7 @@ def before_level(ts, nationality):
 
 def test_venezuelan_crossings_pause(default_ensemble):
     ts = pooled(default_ensemble)
-    assert window_ratio(ts, "darien_crossings", ANNOUNCED, nationality="Venezuela") <= 0.30
+    assert window_ratio(ts, "darien_crossings", ANNOUNCED, nationality="Venezuela") <= 0.40
 
 
 def test_venezuelan_crossings_recover_by_april_2023(default_ensemble):
@@ -56,7 +58,7 @@ def test_every_seed_pauses(default_ensemble):
 @pytest.mark.slow
 def test_no_pause_without_the_parole_option():
     """Mechanism: withdraw the October parole process the day it opens (the expulsion announcement
-    stays): crossings no longer fall to 30%."""
+    stays, on the same channels): crossings no longer fall to 40%, nor half way."""
     tss = ensemble(DEFAULT_SCALE, (1, 2), path=NO_PAROLE)
     r = window_ratio(pooled(tss), "darien_crossings", ANNOUNCED, nationality="Venezuela")
     assert r > 0.5

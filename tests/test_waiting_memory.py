@@ -10,9 +10,8 @@ from abm import decisions, information, kernels, parole, smo, waiting
 from abm.contacts import unique_ids
 from abm.model import SafeMobilityModel
 from abm.outputs import timeseries
-from abm.policy import Policy
 from abm.scenario import load_scenario
-from agents.population import GAVE_UP, VOICE
+from agents.population import GAVE_UP, GAVE_UP_COLUMN, VOICE
 from agents.states import Intent, Option, ParoleStage, SmoStage, State
 from calibration.targets import summary
 from tests.conftest import BASELINE
@@ -169,14 +168,19 @@ def test_rejection_stays_final_when_renewed(model):
     assert ((p.gave_up[yes] & GAVE_UP["smo"]) == 0).all()  # a rejection is not giving up
 
 
-def test_an_announcement_renews_those_it_reaches(model):
+def test_an_announcement_renews_those_who_gave_up_before_it(model):
+    """Hearing an announcement on a channel renews the pathway it is about for those who gave it up before
+    it was made; for those who gave up since, hearing it (again) is not news."""
     m, p = model, model.people
     res = np.flatnonzero(np.isin(p.state, RESIDENTS))
     p.gave_up[res] = GAVE_UP["smo"] | GAVE_UP["parole"]
-    pol = Policy(m.date, "announce", {"topic": "parole", "reach": 0.5})
-    information.on_announce(m, pol)
-    cleared = (p.gave_up[res] & GAVE_UP["parole"]) == 0
-    assert 0.45 < cleared.mean() < 0.55                     # reach 0.5 among thousands of residents
+    before, after = res[::2], res[1::2]
+    p.gave_up_week[before, GAVE_UP_COLUMN["parole"]] = m.week - 1
+    p.gave_up_week[after, GAVE_UP_COLUMN["parole"]] = m.week
+    information.put_on_channels(m, "parole", None, ["official"])
+    information.hear(m, res, m.channels["official"], m.week)
+    cleared = lambda ids: (p.gave_up[ids] & GAVE_UP["parole"]) == 0
+    assert cleared(before).all() and not cleared(after).any()
     assert ((p.gave_up[res] & GAVE_UP["smo"]) > 0).all()   # the other pathway stays given up
 
 
@@ -271,7 +275,7 @@ def test_summary_reports_the_distribution_in_people():
             sc = load_scenario(BASELINE, scale=0.002, seed=seed)
             m = SafeMobilityModel(sc)
             if not marks:
-                m.people.renew = lambda idx, topic: None
+                m.people.renew = lambda idx, topic, announced=None: None
                 orig = waiting.give_up
                 waiting.give_up = lambda m_, idx, topic: None
             try:
