@@ -295,6 +295,13 @@ def PipelineChart(model):
     return _chart(model, lines, "SMO pipeline (people per week)")
 
 
+def BorderChart(model):
+    lines = [(label, weekly(model, m)) for m, label in (
+        ("usbp_apprehensions", "between ports"), ("port_arrivals", "at ports (CBP One)"),
+        ("waiting_mexico", "in northern Mexico (stock)"))]
+    return _chart(model, lines, "US border arrivals (people per week) and Mexico")
+
+
 def StocksChart(model):
     lines = [(m.replace("_", " "), weekly(model, m)) for m in ("aware_smo", "waiting_smo", "waiting_parole", "preparing")]
     return _chart(model, lines, "Awareness and waiting (people)")
@@ -594,7 +601,7 @@ def ExperimentPage(model):
 
 
 model = solara.Reactive(DashboardModel())
-page = SolaraViz(model, components=[(SettingsCard, 0), (CrossingsChart, 0), (PipelineChart, 0), (StocksChart, 0), (NetworkView, 0),
+page = SolaraViz(model, components=[(SettingsCard, 0), (CrossingsChart, 0), (PipelineChart, 0), (StocksChart, 0), (BorderChart, 0), (NetworkView, 0),
                              (ComparePage, 1), (CompareResultsPage, 1),
                              (ExperimentPage, 2)],
                  model_params=MODEL_PARAMS, name="Safe Mobility ABM: the Americas baseline",

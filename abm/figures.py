@@ -1,5 +1,6 @@
 """Seaborn figures of a run's main series: Darien crossings by nationality with policy dates marked,
-the SMO pipeline, awareness of the SMOs, and (with the pack's [mexico] table) the stock in northern Mexico."""
+the SMO pipeline, awareness of the SMOs, arrivals at the US border between ports and at ports of entry, and
+(with the pack's [mexico] table) the stock in northern Mexico."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,7 +15,8 @@ import seaborn as sns  # noqa: E402
 from calibration.targets import RESIDENT_STOCKS  # noqa: E402
 
 MARKED = {"parole_open": "parole", "title42_end": "Title 42 ends", "smo_open": "SMO opens", "asylum_rule": "asylum rule",
-          "cbp_one_open": "CBP One", "cbp_one_close": "CBP One ends", "mexico_enforcement": "Mexico's enforcement"}
+          "cbp_one_open": "CBP One", "cbp_one_close": "CBP One ends", "mexico_enforcement": "Mexico's enforcement",
+          "circumvention_rule": "Circumvention rule"}
 
 
 def _policy_lines(ax, model):
@@ -89,10 +91,29 @@ def mexico(ts, model, path: Path):
     plt.close(fig)
 
 
+BORDER_FLOWS = {"usbp_apprehensions": "between ports (USBP)", "port_arrivals": "at ports of entry (CBP One)"}
+
+
+def border(ts, model, path: Path):
+    """Weekly arrivals at the US border, split by where people present (abm/border.py)."""
+    d = ts[ts.metric.isin(BORDER_FLOWS)].groupby(["date", "metric"], as_index=False).value.sum()
+    d["date"] = pd.to_datetime(d.date)
+    d["metric"] = d.metric.map(BORDER_FLOWS)
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    sns.lineplot(data=d, x="date", y="value", hue="metric", ax=ax)
+    ax.set(ylabel="people per week", xlabel="", title="Arrivals at the US border")
+    ax.legend(title=None)
+    _policy_lines(ax, model)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def make_figures(ts, model, folder: Path):
     folder.mkdir(parents=True, exist_ok=True)
     crossings(ts, model, folder / "darien_crossings.png")
     pipeline(ts, model, folder / "smo_pipeline.png")
     awareness(ts, model, folder / "awareness.png")
+    border(ts, model, folder / "border.png")
     if getattr(model, "mexico", None) is not None:
         mexico(ts, model, folder / "mexico.png")

@@ -57,7 +57,7 @@ def test_tiny_suite_writes_its_results(tmp_path):
     assert len(rows) == 2
     for r in rows:
         assert "error" not in r, r.get("stderr_tail")
-        assert isinstance(r["agents"], int) and isinstance(r["weeks"], int) and r["weeks"] == 26 + 131
+        assert isinstance(r["agents"], int) and isinstance(r["weeks"], int) and r["weeks"] == 26 + 157  # 2022-07-01 to 2025-06-30, weekly, after 26 burn-in weeks
         for k in ("wall_s", "agent_weeks_per_s", "peak_rss_mb"):
             assert isinstance(r[k], float) and r[k] > 0, k
         assert isinstance(r["phases"], dict) and r["phases"]
