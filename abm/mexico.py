@@ -8,7 +8,7 @@ instead of at the border, and decides there, that week and every week after, amo
   - waiting for a CBP One appointment, if CBP One is open to them (a `cbp_one_open` policy: scope
     "exceptions", the pack's `exception_share` of people, or "all"), they have a phone with internet, and
     they are inside the geofence (only people in WAITING_MEXICO can register: that is the geofence).
-    Valued by the believed chance of being let in at a port (`port_admit`), less the cost of waiting
+    Valued by the chance of being let in at a port (the border's `p_port_admit`, abm/border.py), less the cost of waiting
     (the decisions' wait_cost) for the weeks waited so far and the weeks still expected (the registered
     queue over the weekly appointments, which everyone waiting can see), relative to one's patience;
     someone choosing to wait who is not registered registers with chance `p_register_week` a week;
@@ -90,7 +90,7 @@ def utilities(m, idx, returned: bool = False) -> np.ndarray:
     else:
         waited = np.maximum(m.week - p.since[idx], 0)
         wait = (waited + m.mexico.expected_wait) / np.maximum(p.patience[idx], 1e-3)
-        v = b["admit_weight"] * (cfg["port_admit"] - b["prior_admit"]) - b["wait_cost"] * wait
+        v = b["admit_weight"] * (m.border.cfg.get("p_port_admit", 1.0) - b["prior_admit"]) - b["wait_cost"] * wait
         V[:, WAIT] = np.where(can_wait(m, idx), v, -np.inf)
     V[:, SETTLE] = cfg["settle_value"]
     V[:, SOUTH] = cfg["south_value"]

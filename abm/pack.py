@@ -90,7 +90,7 @@ BORDER_OPTIONAL = {"other_encounters_daily": ("num", 0, 1e6), "other_encounters_
 
 #: the optional `[mexico]` table (abm/mexico.py); `geofence_segment` (a segment's name) is checked in load_pack
 MEXICO_FIELDS = {
-    "exception_share": ("share", 0, 1), "p_register_week": ("share", 0, 1), "port_admit": ("share", 0, 1),
+    "exception_share": ("share", 0, 1), "p_register_week": ("share", 0, 1),
     "settle_value": ("num", -20, 20), "south_value": ("num", -20, 20), "news_weight": ("share", 0, 1),
     "appointment_share": ("share", 0, 1),
 }

@@ -22,12 +22,11 @@ MEXICO = f"""
 geofence_segment = "frontier"
 exception_share = 0.2
 p_register_week = 0.5
-port_admit = 0.95
 settle_value = -3.0
 south_value = -4.0
 news_weight = 0.3
 appointment_share = 1.0
-sources = {{ exception_share = "{A}", p_register_week = "{A}", port_admit = "{A}", settle_value = "{A}", south_value = "{A}", news_weight = "{A}", appointment_share = "{A}" }}
+sources = {{ exception_share = "{A}", p_register_week = "{A}", settle_value = "{A}", south_value = "{A}", news_weight = "{A}", appointment_share = "{A}" }}
 """
 
 
