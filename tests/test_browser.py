@@ -85,12 +85,26 @@ def page(server):
     shutil.rmtree(profile, ignore_errors=True)
 
 
+def _scroll_to(pg, option: str, max_scrolls: int = 20):
+    """Vuetify 2's select draws its first 20 items and more as the menu scrolls (as a user scrolls it): scroll
+    the open menu to its end until the option is drawn."""
+    item = pg.get_by_role("option", name=option)
+    menu = pg.locator(".menuable__content__active")
+    menu.wait_for(timeout=10_000)
+    for _ in range(max_scrolls):
+        if item.count():
+            break
+        menu.evaluate("e => { e.scrollTop = e.scrollHeight; e.dispatchEvent(new Event('scroll')); }")
+        pg.wait_for_timeout(200)
+    return item
+
+
 def _choose(pg, select: str, option: str, tries: int = 3):
     """Pick an option of a Vuetify select; a click that lands before the page has wired the menu is tried again."""
     for k in range(tries):
         pg.get_by_label(select, exact=True).click(force=True)
         try:
-            pg.get_by_role("option", name=option).click(timeout=10_000)
+            _scroll_to(pg, option).click(timeout=10_000)
             return
         except Exception:  # playwright's TimeoutError: the menu did not open
             if k == tries - 1:
