@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-slow test-browser dashboard bench clean
+.PHONY: run test test-slow test-browser dashboard bench bench-versus clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -39,6 +39,11 @@ dashboard: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/smo-abm bench
+
+# this tree's throughput at one million agents against the code before issue 16, side by side (benchmarks/versus.py)
+BENCH_REF ?= 8a8948f
+bench-versus: $(STAMP)
+	$(BIN)/smo-abm bench --versus $(BENCH_REF)
 
 clean:
 	rm -rf $(VENV) results/baseline

@@ -37,8 +37,14 @@ def _parser() -> argparse.ArgumentParser:
                                      "(writes OUT/bench.json and OUT/report.md)")
     b.add_argument("--quick", action="store_true",
                    help="rows up to 300k agents, reference step at 30k agents (a smoke test, a few minutes)")
-    b.add_argument("--out", default="results/bench", help="output folder (default: results/bench)")
-    b.add_argument("--max-agents", type=int, metavar="N", help="no scaling row above N agents")
+    b.add_argument("--out", help="output folder (default: results/bench, or results/bench-versus with --versus)")
+    b.add_argument("--max-agents", type=int, metavar="N",
+                   help="no scaling row above N agents (with --versus: the size of the runs, default 1000000)")
+    b.add_argument("--versus", metavar="REF",
+                   help="instead of the suite: this tree's throughput against commit REF, runs alternating on this "
+                        "machine, and their ratio (writes OUT/versus.json and OUT/versus.md; default OUT "
+                        "results/bench-versus)")
+    b.add_argument("--reps", type=int, default=3, metavar="N", help="with --versus: runs of each side (default 3)")
     c = sub.add_parser("calibrate", help="ABC-SMC calibration to calibration/targets.toml (resumes an interrupted "
                                          "run), then the posterior-predictive check and report; or --check alone")
     c.add_argument("--check", action="store_true",
@@ -259,7 +265,18 @@ def bench_command(args) -> int:
 
     if args.max_agents is not None and args.max_agents < 1:
         raise InputError("command line", "--max-agents", "must be a positive number of agents")
-    run_suite(args.out, quick=args.quick, max_agents=args.max_agents)  # a str: an empty --out is an error
+    if args.versus is not None:
+        from benchmarks.versus import DEFAULT_AGENTS, run_versus
+
+        if args.quick:
+            raise InputError("command line", "--quick", "not with --versus (use --max-agents for smaller runs)")
+        try:
+            run_versus(args.out, args.versus, reps=args.reps, agents=args.max_agents or DEFAULT_AGENTS)
+        except RuntimeError as e:  # a checkout or a run of one side failed: said in one line
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        return 0  # a measurement: a ratio below the target is reported, not an error
+    run_suite(args.out, quick=args.quick, max_agents=args.max_agents)  # None: the default; "" is an error
     return 0  # a measurement: targets that fail are reported, not an error
 
 

@@ -82,17 +82,18 @@ def _clean(x):
     return x
 
 
-def run_in_child(task: dict, timeout: float | None = None) -> dict:
-    """Run one task in a fresh Python process; returns its result, or {"error": ...} if it failed."""
+def run_in_child(task: dict, timeout: float | None = None, root: Path = ROOT) -> dict:
+    """Run one task in a fresh Python process, with the code of `root` (this tree, or another checkout for
+    benchmarks.versus); returns its result, or {"error": ...} if it failed."""
     with tempfile.TemporaryDirectory(prefix="smo-bench-") as d:
         tin, tout = Path(d) / "task.json", Path(d) / "result.json"
         tin.write_text(json.dumps(task))
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+        env["PYTHONPATH"] = os.pathsep.join([str(root)] + [p for p in [env.get("PYTHONPATH")] if p])
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         t0 = time.perf_counter()
         try:
-            r = subprocess.run([sys.executable, "-m", "benchmarks.worker", str(tin), str(tout)], cwd=ROOT, env=env,
+            r = subprocess.run([sys.executable, "-m", "benchmarks.worker", str(tin), str(tout)], cwd=root, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return {"error": f"timed out after {timeout:g} s"}

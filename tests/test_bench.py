@@ -40,7 +40,7 @@ def test_plan_sizes():
 def test_cli_accepts_bench():
     a = _parser().parse_args(["bench", "--quick", "--max-agents", "300000", "--out", "x"])
     assert (a.command, a.quick, a.max_agents, a.out) == ("bench", True, 300_000, "x")
-    assert _parser().parse_args(["bench"]).out == "results/bench"
+    assert _parser().parse_args(["bench"]).out is None  # results/bench, or results/bench-versus with --versus
 
 
 def test_tiny_suite_writes_its_results(tmp_path):
