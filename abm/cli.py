@@ -215,8 +215,10 @@ def calibrate_command(args) -> int:
         except OSError as e:
             raise write_error(out, field, e, f"finished check runs are kept in {out}/predictive; "
                                              "the same command resumes") from None
-    inside = int(table.inside.sum())
-    print(f"{out}/targets.csv: {inside} of {len(table)} observed figures inside the 90% posterior-predictive interval")
+    for role in ("fit", "check"):
+        t = table[table.role == role]
+        print(f"{out}/targets.csv: {int(t.inside.sum())} of {len(t)} {role} targets inside the 90% posterior-predictive "
+              f"interval")
     return 0
 
 

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from calibration.targets import RESIDENT_STOCKS  # noqa: E402
+from abm.model import RESIDENT_STOCKS  # noqa: E402
 
 MARKED = {"parole_open": "parole", "title42_end": "Title 42 ends", "smo_open": "SMO opens", "asylum_rule": "asylum rule",
           "cbp_one_open": "CBP One", "cbp_one_close": "CBP One ends", "mexico_enforcement": "Mexico's enforcement",

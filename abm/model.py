@@ -55,6 +55,8 @@ STOCKS = {
     "heard_smo": None, "heard_parole": None, "heard_expulsion": None,
 }
 METRICS = FLOWS + tuple(STOCKS)
+#: the stocks that together are the residents of a place (people living there, whatever they plan)
+RESIDENT_STOCKS = ("integrating", "waiting_smo", "considering_parole", "waiting_parole", "preparing")
 NO_CUTOFF = np.iinfo(np.int32).max
 #: states in which something happens to a person every week (cases, plans, journeys)
 IS_ACTIVE = np.zeros(len(State), dtype=bool)

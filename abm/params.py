@@ -9,10 +9,10 @@ from __future__ import annotations
 
 PARAMS: dict[str, dict[str, tuple]] = {
     "behaviour": {
-        "legal_pull": (2.0, 0.0, 10.0, "calibrated: ln of how much more often a person considers a legal option they know of than a smuggler (002 s6.2: people delay to find out)"),
+        "legal_pull": (2.0, 0.0, 10.0, "prior (calibration/priors.toml): ln of how much more often a person considers a legal option they know of than a smuggler (002 s6.2: people delay to find out); set by hand, not yet fitted"),
         "legal_value": (3.6, -5.0, 15.0, "calibrated (calibration/posterior.csv, docs/calibration.md); this hand-set value (inside its prior) applies only with --no-posterior. Was: calibrated: utility of a legal pathway relative to the smuggler's route at even odds"),
         "belief_weight": (4.0, 0.0, 20.0, "calibrated (calibration/posterior.csv, docs/calibration.md); this hand-set value (inside its prior) applies only with --no-posterior. Was: calibrated: weight of the perceived chance that a legal option works"),
-        "inertia": (3.0, 0.0, 10.0, "calibrated: utility bonus of the option a person is already pursuing"),
+        "inertia": (3.0, 0.0, 10.0, "prior (calibration/priors.toml): utility bonus of the option a person is already pursuing; set by hand, not yet fitted"),
         "stay_value": (0.0, -10.0, 10.0, "assumption: reference utility of staying (integrating) for someone considering leaving"),
         "irregular_stay_penalty": (0.5, 0.0, 10.0, "assumption: staying is worse without regular status (002 s2.1)"),
         "tolerated_wait_weeks": (15.0, 1.0, 104.0, "calibrated (calibration/posterior.csv, docs/calibration.md); this hand-set value (inside its prior) applies only with --no-posterior. Was: prior: 90-120 days, US official's estimate (002 s6.2)"),
@@ -29,8 +29,8 @@ PARAMS: dict[str, dict[str, tuple]] = {
     "information": {
         "wom_awareness": (0.006, 0.0, 1.0, "calibrated (calibration/posterior.csv, docs/calibration.md); this hand-set value (inside its prior) applies only with --no-posterior. Was: calibrated: weekly chance that one aware contact makes a person aware (002 s5.2: word of mouth is the main channel)"),
         "wom_rules": (0.01, 0.0, 1.0, "calibrated (calibration/posterior.csv, docs/calibration.md); this hand-set value (inside its prior) applies only with --no-posterior. Was: calibrated: weekly chance that one contact who knows an option's rules passes them on"),
-        "official_rules": (0.01, 0.0, 1.0, "calibrated: weekly chance an aware person with internet learns the rules from official sources (002 s5.3: little official information)"),
-        "search_rules": (0.03, 0.0, 1.0, "calibrated: weekly chance that someone actively considering an option finds out its rules"),
+        "official_rules": (0.01, 0.0, 1.0, "prior (calibration/priors.toml): weekly chance an aware person with internet learns the rules from official sources (002 s5.3: little official information); set by hand, not yet fitted"),
+        "search_rules": (0.03, 0.0, 1.0, "prior (calibration/priors.toml): weekly chance that someone actively considering an option finds out its rules; set by hand (0.06, then 0.03) for the length of the October 2022 pause, not yet fitted (docs/ODD.md 4.2)"),
         "belief_mixing": (0.15, 0.0, 1.0, "assumption: weekly weight of contacts' average belief (DeGroot)"),
         "outcome_learning": (0.2, 0.0, 1.0, "calibrated (calibration/posterior.csv, docs/calibration.md); this hand-set value (inside its prior) applies only with --no-posterior. Was: assumption: how far one contact's outcome moves a belief"),
         # channels (abm/information.py; who is on each, its accuracy and how long news stays live on it: the pack's channels.toml)

@@ -181,8 +181,8 @@ def run_baseline(params: dict, scale: float, seed: int | None = None, scenario: 
     m = SafeMobilityModel(sc)
     m.run()
     ts = timeseries(m)
-    head = headline(ts)
-    head["smo_processing_months"] = _processing_months(m)["median"]
+    # every target, fit and check (the distance reads only the fit ones: make_distance(load_targets(role="fit")))
+    head = headline(ts, summary={"smo_processing_months": _processing_months(m)})
     m.release()
     return flat_simulated(head), ts
 
@@ -344,12 +344,12 @@ def calibrate(out: Path, scale: float, pop_size: int, max_sims: int, max_minutes
     logging.getLogger("ABC").setLevel(logging.INFO)
     db = out / "abc.db"
     priors = load_priors()
-    res = run_abc(db, Simulator(scale), priors, load_targets(), pop_size=pop_size, max_sims=max_sims,
+    res = run_abc(db, Simulator(scale), priors, load_targets(role="fit"), pop_size=pop_size, max_sims=max_sims,
                   max_minutes=max_minutes, generations=generations, fresh=fresh, progress=progress,
                   pop_size_later=pop_size_later, later_from=later_from)
     # the cost of the posterior: the wall time of the generations it rests on, as pyabc recorded them
     # (an interrupted call's unfinished generation is not kept, and not counted)
     spent = res["wall_s_generations"]
     write_posterior(res, scale, spent, extra={"first_generation_ranges": first_generation_ranges(db),
-                                              "tradeoffs": tradeoffs(db, load_targets())})
+                                              "tradeoffs": tradeoffs(db, load_targets(role="fit"))})
     return res

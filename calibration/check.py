@@ -24,7 +24,7 @@ import pandas as pd
 
 from calibration import posterior
 from calibration.abc import POSTERIOR_CSV, POSTERIOR_META, load_priors, prior_sample, run_baseline
-from calibration.targets import PAROLE_ANNOUNCED, load_targets
+from calibration.targets import load_targets, pause_date
 
 PAUSE_WEEKS = (-8, 52)   # weeks around the announcement shown and summarised
 
@@ -84,8 +84,8 @@ def targets_table(runs: list[dict], targets: dict) -> pd.DataFrame:
             else:
                 observed = float(v)
                 inside = bool({"upper": lo <= v, "lower": hi >= v}.get(bound, lo <= v <= hi))
-            rows.append({"target": key, "observed": observed, "sim_median": med, "sim_lo90": lo, "sim_hi90": hi,
-                         "inside": inside})
+            rows.append({"target": key, "role": t["role"], "observed": observed, "sim_median": med, "sim_lo90": lo,
+                         "sim_hi90": hi, "inside": inside})
     return pd.DataFrame(rows)
 
 
@@ -119,7 +119,7 @@ def pause_summary(runs: list[dict]) -> dict:
     for r in runs:
         s = pd.Series(r["venezuela_darien"])
         s.index = pd.to_datetime(s.index)
-        d0 = s.index[s.index <= pd.Timestamp(PAROLE_ANNOUNCED)].max()   # the week holding the announcement: 0
+        d0 = s.index[s.index <= pd.Timestamp(pause_date())].max()   # the week holding the announcement: 0
         weeks = np.round((s.index - d0).days / 7).astype(int)
         s = pd.Series(s.to_numpy(), index=weeks).groupby(level=0).sum()
         before = s[(s.index >= -4) & (s.index < 0)].mean()
@@ -233,13 +233,16 @@ def report_md(table, params, pause, meta, draws, scale, targets) -> str:
     lines += [f"Posterior-predictive check: {draws} draws resampled by weight, each run once at scale {scale:g} "
               f"(seeds 1000+k). Inside: the observed value lies in the 5-95% range of the simulated one (for a "
               f"bound, the range reaches the allowed side; for a range, they overlap).", ""]
-    lines += ["| target | observed | sim median | sim 90% | inside |", "|---|---:|---:|---:|:---:|"]
+    lines += ["Fit targets are what the calibration was fitted to; check targets were read by no fitting step "
+              "(calibration/targets.toml, `role`).", ""]
+    lines += ["| target | role | observed | sim median | sim 90% | inside |", "|---|---|---:|---:|---:|:---:|"]
     for _, r in table.iterrows():
         kind = targets[r.target.split(":")[0]]["error"].get("bound")
         obs = _fmt(r.observed) + {"upper": " (upper bound)", "lower": " (lower bound)"}.get(kind, "")
-        lines.append(f"| {r.target} | {obs} | {_fmt(r.sim_median)} | [{_fmt(r.sim_lo90)}, {_fmt(r.sim_hi90)}] | "
+        lines.append(f"| {r.target} | {r.role} | {obs} | {_fmt(r.sim_median)} | [{_fmt(r.sim_lo90)}, {_fmt(r.sim_hi90)}] | "
                      f"{'yes' if r.inside else '**no**'} |")
-    lines += ["", f"{int(table.inside.sum())} of {len(table)} inside.", ""]
+    inside = lambda role: f"{int(table.inside[table.role == role].sum())} of {int((table.role == role).sum())}"
+    lines += ["", f"Fit targets: {inside('fit')} inside. Check targets: {inside('check')} inside.", ""]
     outside = table[~table.inside]
     if len(outside):
         lines += ["Outside, and what the sources say about them:", ""]

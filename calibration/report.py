@@ -16,7 +16,7 @@ import pandas as pd
 from abm.model import SafeMobilityModel
 from abm.outputs import timeseries
 from abm.scenario import load_scenario
-from calibration.targets import PAROLE_ANNOUNCED, headline, load_targets, window_ratio
+from calibration.targets import headline, load_targets, pause_date, window_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,17 +36,17 @@ def _fmt(x):
 
 def table(heads: list[dict]) -> str:
     targets = load_targets()
-    rows = ["| Figure | Model mean [min, max] | Target |", "|---|---|---|"]
+    rows = ["| Figure | Role | Model mean [min, max] | Target |", "|---|---|---|---|"]
     for k, t in targets.items():
         if k not in heads[0] or k == "smo_processing_months":
             continue
         if isinstance(t["value"], dict):
             for n, v in t["value"].items():
                 xs = np.array([h[k].get(n, np.nan) for h in heads], dtype=float)
-                rows.append(f"| {k}: {n} | {_fmt(xs.mean())} [{_fmt(xs.min())}, {_fmt(xs.max())}] | {v:,} |")
+                rows.append(f"| {k}: {n} | {t['role']} | {_fmt(xs.mean())} [{_fmt(xs.min())}, {_fmt(xs.max())}] | {v:,} |")
             continue
         xs = np.array([h[k] for h in heads], dtype=float)
-        rows.append(f"| {k} | {_fmt(xs.mean())} [{_fmt(xs.min())}, {_fmt(xs.max())}] | {t['value']} |")
+        rows.append(f"| {k} | {t['role']} | {_fmt(xs.mean())} [{_fmt(xs.min())}, {_fmt(xs.max())}] | {t['value']} |")
     return "\n".join(rows)
 
 
@@ -58,8 +58,8 @@ def pause(crossings: list[pd.DataFrame]) -> str:
     for n in ("Venezuela", "Ecuador", "Colombia"):
         if n not in set(ts.nationality):
             continue
-        per = [window_ratio(c, "darien_crossings", PAROLE_ANNOUNCED, nationality=n) for c in crossings]
-        pooled = window_ratio(ts, "darien_crossings", PAROLE_ANNOUNCED, nationality=n)
+        per = [window_ratio(c, "darien_crossings", pause_date(), nationality=n) for c in crossings]
+        pooled = window_ratio(ts, "darien_crossings", pause_date(), nationality=n)
         lines.append(f"| {n} | {pooled:.2f} | {', '.join(f'{r:.2f}' for r in per)} |")
     ve = ts[ts.nationality == "Venezuela"].groupby("date").value.sum()
     before = ve[(ve.index >= "2022-09-09") & (ve.index < "2022-10-07")].sum() / 4

@@ -16,32 +16,58 @@ from abm.waiting import give_up_distribution
 
 #: packs whose outputs can be compared with targets here: pack meta `calibration_targets` names the file
 TARGETS_DIR = Path(__file__).parent
-SURVEY_DATE = "2024-03-01"          # assumption: MMC 4Mi interviews before the report's fieldwork (002 s1.1)
-PAROLE_ANNOUNCED = dt.date(2022, 10, 12)
-RESIDENT_STOCKS = ("integrating", "waiting_smo", "considering_parole", "waiting_parole", "preparing")
+from abm.model import RESIDENT_STOCKS  # noqa: F401  (re-exported for code that read it here)
 
 
-def load_targets(name: str = "targets.toml") -> dict:
-    with open(TARGETS_DIR / name, "rb") as f:
-        return tomllib.load(f)
+def pause_date(name: str = "targets.toml") -> dt.date:
+    """The date of the pause target (the fit target measured as a window ratio): the reports draw the pause
+    around it."""
+    for t in load_targets(name, "fit").values():
+        if t["observe"]["statistic"] == "window_ratio":
+            return dt.date.fromisoformat(t["observe"]["date"])
+    raise ValueError(f"calibration/{name}: no fit target is a window_ratio")
+
+
+ROLES = ("fit", "check")
+TARGET_FIELDS = ("role", "value", "kind", "source", "note", "measure", "error", "error_why", "weight", "weight_why",
+                 "conflict", "left_out", "role_why", "observe")
+
+
+def load_targets(name: str = "targets.toml", role: str | None = None) -> dict:
+    """The targets of calibration/NAME, checked (an InputError names the file and field); with `role`, only
+    those of that role ("fit": what the fitting steps read; "check": what only the checks read)."""
+    from abm.errors import InputError, reject_unknown
+    from abm.model import METRICS
+    from abm.pack import read_toml
+
+    from .observe import check_spec
+
+    path = TARGETS_DIR / name
+    raw = read_toml(path)
+    out = {}
+    for k, t in raw.items():
+        if not isinstance(t, dict):
+            raise InputError(path, k, "must be a table")
+        reject_unknown(path, f"{k}.", t, TARGET_FIELDS)
+        for f in ("role", "value", "source", "error", "observe"):
+            if f not in t:
+                raise InputError(path, f"{k}.{f}", "missing")
+        if t["role"] not in ROLES:
+            raise InputError(path, f"{k}.role", f"must be one of {', '.join(ROLES)}, not {t['role']!r}")
+        by = isinstance(t["observe"], dict) and t["observe"].get("by") == "nationality"
+        if by != isinstance(t["value"], dict):
+            raise InputError(path, f"{k}.value", "a table by nationality exactly when observe.by = \"nationality\"")
+        t = dict(t, observe=check_spec(t["observe"], path, f"{k}.observe", METRICS))
+        if role is None or t["role"] == role:
+            out[k] = t
+    if role is not None and role not in ROLES:
+        raise ValueError(role)
+    return out
 
 
 def total(ts: pd.DataFrame, metric: str, start: str, end: str, **where) -> float:
     """People summed over weeks starting in [start, end)."""
     sel = (ts.metric == metric) & (ts.date >= start) & (ts.date < end)
-    for k, v in where.items():
-        sel &= ts[k].isin(v if isinstance(v, (list, tuple)) else [v])
-    return float(ts.loc[sel, "value"].sum())
-
-
-def stock_on(ts: pd.DataFrame, metrics, date: str, **where) -> float:
-    """A stock in the week containing `date`."""
-    dates = np.sort(ts.date.unique())
-    if len(dates) == 0:
-        return 0.0
-    d = dates[dates <= date].max() if (dates <= date).any() else dates[0]
-    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
-    sel = ts.metric.isin(metrics) & (ts.date == d)
     for k, v in where.items():
         sel &= ts[k].isin(v if isinstance(v, (list, tuple)) else [v])
     return float(ts.loc[sel, "value"].sum())
@@ -62,43 +88,14 @@ def window_ratio(ts: pd.DataFrame, metric: str, date: dt.date, weeks: int = 4, *
     return float(a / b) if b > 0 else float("nan")
 
 
-def _share(num, den):
-    return float(num / den) if den > 0 else float("nan")
+def headline(ts: pd.DataFrame, summary: dict | None = None, name: str = "targets.toml",
+             role: str | None = None) -> dict:
+    """Model values comparable with each target of calibration/NAME (of one role, or all): each measured
+    as its `observe` table says (calibration/observe.py). `summary`: the run's summary figures, for
+    targets the time series does not hold (without it they are NaN)."""
+    from .observe import simulated
 
-
-def headline(ts: pd.DataFrame) -> dict:
-    """Model values comparable with each target in targets.toml."""
-    nat_fy = {}
-    for n in sorted(ts.nationality.unique()):
-        nat_fy[n] = total(ts, "border_arrivals", "2022-10-01", "2023-10-01", nationality=n)
-    # MMC 4Mi surveys migrants: people of another nationality living in Colombia or Costa Rica
-    migrants = ts[ts.host.isin(["Colombia", "Costa Rica"]) & (ts.nationality != ts.host)]
-    residents = stock_on(migrants, RESIDENT_STOCKS, SURVEY_DATE)
-    aware = stock_on(migrants, "aware_smo", SURVEY_DATE)
-    registered = stock_on(migrants, "registered_smo", SURVEY_DATE)
-    reg_may = total(ts, "smo_registrations", "2000-01-01", "2024-06-01")
-    reg_col = total(ts, "smo_registrations", "2000-01-01", "2024-05-01", host="Colombia")
-    reg_apr = total(ts, "smo_registrations", "2000-01-01", "2024-05-01")
-    arr23 = lambda **w: total(ts, "border_arrivals", "2023-01-01", "2024-01-01", **w)
-    smug23 = lambda **w: total(ts, "border_arrivals_smuggled", "2023-01-01", "2024-01-01", **w)
-    return {
-        "darien_2023": total(ts, "darien_crossings", "2023-01-01", "2024-01-01"),
-        "darien_venezuela_2023": total(ts, "darien_crossings", "2023-01-01", "2024-01-01", nationality="Venezuela"),
-        "darien_haiti_2023": total(ts, "darien_crossings", "2023-01-01", "2024-01-01", nationality="Haiti"),
-        "darien_venezuela_jan_may_2024": total(ts, "darien_crossings", "2024-01-01", "2024-06-01", nationality="Venezuela"),
-        "venezuelan_darien_drop_after_parole": 1 - window_ratio(ts, "darien_crossings", PAROLE_ANNOUNCED, nationality="Venezuela"),
-        "smo_registrations_may2024": reg_may,
-        "smo_approvals_may2024": total(ts, "smo_approvals", "2000-01-01", "2024-06-01"),
-        "smo_relocations_may2024": total(ts, "smo_relocations", "2000-01-01", "2024-06-01"),
-        "smo_registrations_colombia_apr2024": reg_col,
-        "smo_colombia_share": _share(reg_col, reg_apr),
-        "aware_smo_colombia_costa_rica": _share(aware, residents),
-        "not_registered_among_aware": 1 - _share(registered, aware) if aware > 0 else float("nan"),
-        "smuggler_use_2023": _share(smug23(), arr23()),
-        "smuggler_use_cuban": _share(smug23(nationality="Cuba"), arr23(nationality="Cuba")),
-        "smuggler_use_venezuelan": _share(smug23(nationality="Venezuela"), arr23(nationality="Venezuela")),
-        "border_encounters_fy2023": nat_fy,
-    }
+    return simulated(ts, load_targets(name, role), summary)
 
 
 #: headline figures the agreement checks compare (scales, catch-up period): one per mechanism
@@ -148,10 +145,9 @@ def summary(model, ts: pd.DataFrame) -> dict:
     }
     targets_file = model.pack.raw.get("meta", {}).get("calibration_targets")
     if targets_file:
-        head = headline(ts)
-        head["smo_processing_months"] = out["smo_processing_months"]
+        head = headline(ts, summary=out, name=targets_file)
         out["headline"] = head
-        out["targets"] = {k: {"model": head.get(k), "target": t["value"], "source": t["source"],
+        out["targets"] = {k: {"model": head.get(k), "target": t["value"], "role": t["role"], "source": t["source"],
                               **({"note": t["note"]} if "note" in t else {})}
                           for k, t in load_targets(targets_file).items()}
     return _finite(out)

@@ -90,10 +90,12 @@ def test_weighted_quantile():
 
 
 def test_check_tables():
-    targets = {"a": {"value": 10.0, "error": {"sd": 1}}, "b": {"value": 0.5, "error": {"sd": 0.1, "bound": "lower"}},
-               "r": {"value": [3, 4], "error": {"sd": 0.5}}}
+    targets = {"a": {"role": "fit", "value": 10.0, "error": {"sd": 1}},
+               "b": {"role": "fit", "value": 0.5, "error": {"sd": 0.1, "bound": "lower"}},
+               "r": {"role": "check", "value": [3, 4], "error": {"sd": 0.5}}}
     runs = [{"figures": {"a": 8.0 + i / 10, "b": 0.6, "r": 4.5 + i / 100}} for i in range(41)]   # a in [8, 12]
     t = targets_table(runs, targets).set_index("target")
+    assert list(t.role) == ["fit", "fit", "check"]
     assert t.loc["a", "inside"] and t.loc["b", "inside"] and not t.loc["r", "inside"]
     assert t.loc["a", "sim_lo90"] == pytest.approx(8.2) and t.loc["a", "sim_hi90"] == pytest.approx(11.8)
     priors = {"x.u": {"dist": "uniform", "lo": 0.0, "hi": 10.0}}
@@ -130,3 +132,19 @@ def test_bad_posterior_settings_are_input_errors(capsys):
         load_scenario(BASELINE, overrides=["run.use_posterior=3"])
     assert main(["calibrate", "--check", "--check-scale", "2"]) == 2
     assert "--check-scale" in capsys.readouterr().err
+
+
+def test_every_parameter_said_to_be_fitted_has_a_prior():
+    """A parameter whose value is chosen to match data (its source says "calibrated" or "prior") is in
+    calibration/priors.toml, with a range inside its bounds that holds its hand-set value; and a
+    parameter with a prior is not said to be an assumption or a source's figure."""
+    from abm.params import PARAMS
+
+    priors = load_priors()
+    fitted = {f"{sec}.{k}" for sec, table in PARAMS.items() for k, v in table.items()
+              if v[3].startswith(("calibrated", "prior"))}
+    assert fitted - set(priors) == set()
+    assert set(priors) - fitted == set()
+    for key in priors:
+        sec, name = key.split(".")
+        assert priors[key]["lo"] <= PARAMS[sec][name][0] <= priors[key]["hi"], key
