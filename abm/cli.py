@@ -49,14 +49,20 @@ def _parser() -> argparse.ArgumentParser:
                                          "run), then the posterior-predictive check and report; or --check alone")
     c.add_argument("--check", action="store_true",
                    help="only the posterior-predictive check and report, from the shipped calibration/posterior.csv")
-    c.add_argument("--scale", type=float, default=0.01, help="agents per person in each calibration run (default 0.01)")
-    c.add_argument("--pop-size", type=int, default=100, help="particles per ABC-SMC generation (default 100)")
-    c.add_argument("--pop-size-later", type=int, default=200,
-                   help="particles per generation from generation --later-from on (default 200)")
-    c.add_argument("--later-from", type=int, default=4, help="see --pop-size-later (default 4)")
-    c.add_argument("--max-sims", type=int, default=1850, help="budget: model runs in all, counting those of resumed calls (default 1850)")
-    c.add_argument("--max-minutes", type=float, default=150.0, help="budget: minutes of this call, checked between generations (default 150)")
+    c.add_argument("--scale", type=float, default=0.005,
+                   help="agents per person in each calibration run (default 0.005: its fit figures agree with "
+                        "0.01's, python -m calibration.scale_check)")
+    c.add_argument("--seeds", type=int, default=2, help="runs (seeds) averaged per particle (default 2)")
+    c.add_argument("--pop-size", type=int, default=400, help="particles per ABC-SMC generation (default 400)")
+    c.add_argument("--pop-size-later", type=int, default=800,
+                   help="particles per generation from generation --later-from on (default 800)")
+    c.add_argument("--later-from", type=int, default=3, help="see --pop-size-later (default 3)")
+    c.add_argument("--max-sims", type=int, default=20000,
+                   help="budget: particles simulated in all, counting those of resumed calls (default 20000)")
+    c.add_argument("--max-minutes", type=float, default=150.0, help="budget: minutes of this call (default 150)")
     c.add_argument("--generations", type=int, default=20, help="budget: ABC-SMC generations (default 20)")
+    c.add_argument("--scheduler", help="a running Dask scheduler (e.g. tcp://10.0.0.5:8786); default: a LocalCluster")
+    c.add_argument("--workers", type=int, help="LocalCluster worker processes (default: one per core)")
     c.add_argument("--fresh", action="store_true", help="start over instead of resuming OUT/abc.db")
     c.add_argument("--draws", type=int, default=40, help="posterior draws in the check (default 40)")
     c.add_argument("--check-scale", type=float, default=0.01, help="agents per person in the check (default 0.01)")
@@ -84,13 +90,18 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     d.add_argument("--host", default="localhost", help="host to listen on (default localhost); the server answers only "
                                                        "requests addressed to it, localhost, 127.0.0.1 or [::1]")
-    v = sub.add_parser("validate", help="compare a scenario's runs with published figures it was not built from "
-                                        "(a checks file: the pack's meta validation_checks, or --checks)")
+    v = sub.add_parser("validate", help="compare a scenario's runs with published figures it was not built from: the "
+                                        "check targets of the pack's targets file (meta calibration_targets, role "
+                                        "check), or a checks file (the pack's meta validation_checks, or --checks)")
     v.add_argument("scenario", help="scenario TOML file, e.g. experiments/europe_baseline.toml")
     v.add_argument("--checks", help="checks TOML file (default: calibration/<the pack's meta validation_checks>)")
     v.add_argument("--seeds", type=int, default=3, help="seeds 1..N (default 3)")
+    v.add_argument("--draws", type=int, default=10,
+                   help="posterior draws, each run with every seed, when the pack has a posterior and check targets "
+                        "(default 10)")
     v.add_argument("--scale", type=float, help="agents per person (default: the scenario's)")
-    v.add_argument("--out", help="output folder (default results/validation/<scenario name>)")
+    v.add_argument("--out", help="output folder (default results/validation/<pack name> for check targets, "
+                                 "results/validation/<scenario name> for a checks file)")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     return ap
 
@@ -155,18 +166,38 @@ def dashboard_command(args) -> int:
 
 
 def validate_command(args) -> int:
-    from calibration.validate import markdown, validate, write
+    from calibration.validate import markdown, markdown_targets, uses_targets, validate, validate_targets, write, write_targets
 
     if args.seeds < 1:
         raise InputError("command line", "--seeds", "must be at least 1")
+    if args.draws < 1:
+        raise InputError("command line", "--draws", "must be at least 1")
     if args.scale is not None and not (0 < args.scale <= 1):
         raise InputError("command line", "--scale", f"agents per person must be in (0, 1], not {args.scale}")
     from .folders import claim, out_path, plain_name
 
+    from .scenario import load_scenario
+
+    targets = uses_targets(args.scenario, args.checks)   # the scenario is read (and checked) before any work
     default = Path("results") / "validation"
-    if args.out is None:
+    if args.out is None and targets:
+        pack = load_scenario(args.scenario).pack
+        default = default / plain_name("command line", "pack", pack.raw.get("meta", {}).get("name", pack.path.name))
+    elif args.out is None:
         default = default / plain_name("command line", "scenario", Path(args.scenario).stem)
     out, field = out_path(args.out, default)
+    if targets:
+        with claim(out, "validation", field, 1_000_000) as folder:
+            t = validate_targets(args.scenario, seeds=range(1, args.seeds + 1), draws=args.draws, scale=args.scale,
+                                 progress=not args.quiet)
+            runs = f"{t.attrs['draws']} posterior draws x {args.seeds} seeds" if t.attrs["draws"] else f"{args.seeds} seeds"
+            header = (f"# Check targets: {args.scenario}, {runs}" + (f", scale {args.scale:g}" if args.scale else "")
+                      + (f" ({t.attrs['posterior']})" if t.attrs["posterior"] else ""))
+            folder.prepare()
+            write_targets(t, folder, header, str(args.scenario))
+        print(markdown_targets(t, header))
+        print(f"{out}/validation.csv, validation.md, figures/validation.png")
+        return 0
     header = f"{args.scenario}: {args.seeds} seeds" + (f", scale {args.scale:g}" if args.scale else "")
     with claim(out, "validation", field, 1_000_000) as folder:  # before the runs: a refused folder costs nothing
         t = validate(args.scenario, args.checks, seeds=range(1, args.seeds + 1), scale=args.scale,
@@ -189,9 +220,17 @@ def calibrate_command(args) -> int:
         v = getattr(args, name)
         if not (0 < v <= 1):
             raise InputError("command line", "--" + name.replace("_", "-"), f"agents per person must be in (0, 1], not {v}")
-    for name in ("pop_size", "pop_size_later", "max_sims", "generations", "draws"):
+    for name in ("pop_size", "pop_size_later", "max_sims", "generations", "draws", "seeds"):
         if getattr(args, name) < 1:
             raise InputError("command line", "--" + name.replace("_", "-"), "must be at least 1")
+    if args.workers is not None and not 1 <= args.workers <= 4 * (os.cpu_count() or 1):
+        raise InputError("command line", "--workers", f"must be 1 to {4 * (os.cpu_count() or 1)} (1 to 4 per core)")
+    if args.scheduler is not None:
+        if args.workers is not None:
+            raise InputError("command line", "--workers", "not with --scheduler (the scheduler's workers run the fit)")
+        from experiments.cluster import check_scheduler
+
+        args.scheduler = check_scheduler(args.scheduler)
     if args.max_minutes <= 0:
         raise InputError("command line", "--max-minutes", "must be positive")
     with claim(out, "calibration", field, 50_000_000) as folder:  # abc.db grows to tens of MB
@@ -200,7 +239,8 @@ def calibrate_command(args) -> int:
             try:
                 res = calibrate(out, args.scale, args.pop_size, args.max_sims, args.max_minutes, args.generations,
                                 args.fresh, progress=not args.quiet, pop_size_later=args.pop_size_later,
-                                later_from=args.later_from)
+                                later_from=args.later_from, scheduler=args.scheduler, workers=args.workers,
+                                seeds=args.seeds)
             except KeyboardInterrupt:
                 print(f"interrupted: the finished generations are kept in {out}/abc.db; the same command resumes",
                       file=sys.stderr)
@@ -208,7 +248,13 @@ def calibrate_command(args) -> int:
             except OSError as e:  # a full disk or a folder made read-only during the fit
                 raise write_error(out, field, e, f"the finished generations are kept in {out}/abc.db; "
                                                  "the same command resumes") from None
-            print(f"posterior: {res['generations']} generations, {res['simulations']} runs; "
+            if not res["converged"]:
+                print(f"not converged after {res['generations']} generations ({res['stopped_because']}); "
+                      f"{out}/abc.db keeps them and the same command resumes; calibration/posterior.csv is unchanged",
+                      file=sys.stderr)
+                return 3
+            print(f"posterior: {res['generations']} generations, {res['simulations']} particles "
+                  f"({res['seeds_per_particle']} runs each), stopped: {res['stopped_because']}; "
                   f"calibration/posterior.csv ({len(res['draws'])} weighted draws)")
         try:
             table = check(out, draws=args.draws, scale=args.check_scale, progress=not args.quiet)

@@ -37,18 +37,19 @@ TOOL = "smo-abm"
 MARKER = ".smo-abm"
 PID = ".smo-abm.pid"  # the writer's process id while it writes, for the message another writer gets
 TMP_PREFIX = ".smo-abm-tmp."
-KINDS = ("run", "experiment", "validation", "sensitivity", "bench", "versus", "calibration")
+KINDS = ("run", "experiment", "validation", "sensitivity", "bench", "versus", "scale_check", "calibration")
 
 #: the names each kind writes at the top of its folder (besides MARKER): a folder holding only these is
 #: recognised as that kind's even without a marker (written by a version before the marker existed)
 OWN = {
     "run": {"timeseries.csv", "summary.json", "manifest.json", "figures"},
     "experiment": {"runs", "runs.csv", "effects.csv", "report.html", "figures", "manifest.json"},
-    "validation": {"validation.csv", "validation.md", "manifest.json"},
+    "validation": {"validation.csv", "validation.md", "figures", "manifest.json"},
     "sensitivity": {"runs", "morris.csv", "morris_samples.csv", "sobol.csv", "sobol_samples.csv", "figures",
                     "manifest.json"},
     "bench": {"bench.json", "report.md", "manifest.json"},
     "versus": {"versus.json", "versus.md", "manifest.json"},
+    "scale_check": {"scale_check.csv", "scale_check.md", "manifest.json"},
     "calibration": {"abc.db", "abc.db-journal", "predictive", "targets.csv", "parameters.csv", "marginals.png",
                     "pairplot.png", "predictive.png", "pause.png", "report.md", "manifest.json"},
 }
@@ -56,7 +57,7 @@ OWN = {
 #: of which a folder written before the marker existed holds at least one (a lone report.md is no bench's)
 DISTINCT = {"run": {"timeseries.csv"}, "experiment": {"runs", "runs.csv", "effects.csv"},
             "validation": {"validation.csv"}, "sensitivity": {"runs", "morris.csv", "sobol.csv"},
-            "bench": {"bench.json"}, "versus": {"versus.json"}, "calibration": {"abc.db", "predictive"}}
+            "bench": {"bench.json"}, "versus": {"versus.json"}, "scale_check": {"scale_check.csv"}, "calibration": {"abc.db", "predictive"}}
 
 #: manifest keys by which a manifest written before "tool" and "kind" existed shows its kind
 LEGACY_MANIFEST = {"run": {"inputs_hash", "scenario"}, "experiment": {"experiment_sha256"},

@@ -33,6 +33,15 @@ POSTERIOR_CSV = TARGETS_DIR / "posterior.csv"
 POSTERIOR_META = TARGETS_DIR / "posterior.json"
 KERNEL_SCALING = 2.0   # transition kernel width relative to pyabc's default (see run_abc)
 MISSING_Z = 10.0   # standardised miss of a figure the run could not compute (no denominator)
+#: each particle is the mean of this many runs with different seeds, so that one lucky seed cannot carry a
+#: particle into the posterior (issue 17)
+SEEDS_PER_PARTICLE = 2
+#: the stopping rule (docs/calibration.md): stop after a generation that lowered the tolerance by less than
+#: this fraction (further generations would mostly shrink the posterior around the simulator's noise, at a
+#: growing cost per accepted particle), or whose acceptance rate fell below MIN_ACCEPTANCE
+STOP_EPS_CHANGE = 0.05
+MIN_ACCEPTANCE = 0.02
+MIN_ESS = 300   # the final population's effective sample size must reach this (issue 17)
 
 
 # --- priors ---
@@ -168,15 +177,39 @@ def overrides_of(params: dict) -> list[str]:
     return [f"{k}={float(v)!r}" for k, v in params.items()]
 
 
-def run_baseline(params: dict, scale: float, seed: int | None = None, scenario: Path = BASELINE):
+def last_date(targets: dict) -> str:
+    """The last day any target reads: calibration runs stop there (the weeks after it cost time and
+    inform nothing)."""
+    import datetime as dt
+
+    out = []
+
+    def walk(spec):
+        out.extend(spec[k] for k in ("end", "on") if k in spec)
+        if "date" in spec:
+            d = dt.date.fromisoformat(spec["date"]) + dt.timedelta(days=7 * (int(spec.get("weeks", 4)) + 1))
+            out.append(d.isoformat())
+        for part in ("numerator", "denominator"):
+            if part in spec:
+                walk(spec[part])
+
+    for t in targets.values():
+        walk(t["observe"])
+    return max(out)
+
+
+def run_baseline(params: dict, scale: float, seed: int | None = None, scenario: Path = BASELINE,
+                 end: str | None = None):
     """One baseline run with these parameter values (hand-set values elsewhere: calibration starts from
-    them, not from a previous posterior): its flat headline figures and its time series."""
+    them, not from a previous posterior), ending on `end` if given: its flat headline figures (every
+    target, fit and check) and its time series."""
     from abm.model import SafeMobilityModel
     from abm.outputs import timeseries
     from abm.scenario import load_scenario
     from calibration.targets import _processing_months, headline
 
-    sc = load_scenario(scenario, overrides=overrides_of(params) + ["run.use_posterior=false"], scale=scale,
+    extra = [f"run.end={end}"] if end else []
+    sc = load_scenario(scenario, overrides=overrides_of(params) + ["run.use_posterior=false"] + extra, scale=scale,
                        seed=seed_of(params) if seed is None else seed)
     m = SafeMobilityModel(sc)
     m.run()
@@ -187,23 +220,33 @@ def run_baseline(params: dict, scale: float, seed: int | None = None, scenario: 
     return flat_simulated(head), ts
 
 
-def simulate(params: dict, scale: float, seed: int | None = None, scenario: Path = BASELINE) -> dict[str, float]:
-    """The flat headline figures of run_baseline."""
-    return run_baseline(params, scale, seed, scenario)[0]
+def simulate(params: dict, scale: float, seed: int | None = None, scenario: Path = BASELINE,
+             seeds: int = 1, end: str | None = None) -> dict[str, float]:
+    """The flat headline figures of run_baseline; with `seeds` > 1, each figure's mean over that many runs
+    with consecutive seeds (a figure no run could compute stays NaN)."""
+    first = seed_of(params) if seed is None else seed
+    runs = [run_baseline(params, scale, first + j, scenario, end)[0] for j in range(seeds)]
+    if seeds == 1:
+        return runs[0]
+    out = {}
+    for k in runs[0]:
+        x = np.array([r.get(k, math.nan) for r in runs], dtype=float)
+        out[k] = float(np.nanmean(x)) if np.isfinite(x).any() else math.nan
+    return out
 
 
 class Simulator:
-    """The model for pyabc: parameters -> figures, one thread per worker process (pyabc runs one per
-    core)."""
+    """The model for pyabc: parameters -> figures (the mean of `seeds` runs, ending on `end`), one thread per
+    worker process (the sampler runs one per core)."""
 
-    def __init__(self, scale: float):
-        self.scale = scale
+    def __init__(self, scale: float, seeds: int = SEEDS_PER_PARTICLE, end: str | None = None):
+        self.scale, self.seeds, self.end = scale, seeds, end
 
     def __call__(self, params: dict) -> dict:
         from abm.kernels import one_thread
 
         one_thread()
-        return simulate(params, self.scale)
+        return simulate(params, self.scale, seeds=self.seeds, end=self.end)
 
 
 class _InNaturalUnits:
@@ -218,25 +261,81 @@ class _InNaturalUnits:
 
 # --- the run ---
 
+def _sampler(n_procs: int, scheduler: str | None):
+    """pyabc's sampler: on Dask (a LocalCluster of n_procs single-threaded worker processes by default, or a
+    running scheduler), or in this process for n_procs = 1 (tests). Returns (sampler, a function that
+    closes what was opened)."""
+    from pyabc.sampler import DaskDistributedSampler, SingleCoreSampler
+
+    if n_procs <= 1 and scheduler is None:
+        return SingleCoreSampler(), lambda: None
+    from distributed import Client, LocalCluster
+
+    cluster = None if scheduler else LocalCluster(n_workers=n_procs, threads_per_worker=1, processes=True,
+                                                  dashboard_address=":0", silence_logs=logging.ERROR)
+    client = Client(cluster if cluster is not None else scheduler)
+
+    def close():
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return DaskDistributedSampler(dask_client=client), close
+
+
+def generations_table(hist) -> pd.DataFrame:
+    """Per finished generation: tolerance, particles, proposals, acceptance rate, effective sample size."""
+    pops = hist.get_all_populations()
+    pops = pops[pops.t >= 0].sort_values("t")
+    rows = []
+    for _, r in pops.iterrows():
+        _, w = hist.get_distribution(m=0, t=int(r.t))
+        w = np.asarray(w, dtype=float)
+        rows.append({"t": int(r.t), "epsilon": float(r.epsilon), "particles": int(r.particles),
+                     "proposals": int(r.samples), "acceptance": float(r.particles / r.samples) if r.samples else math.nan,
+                     "ess": float(w.sum() ** 2 / (w ** 2).sum())})
+    return pd.DataFrame(rows)
+
+
+def stop_reason(gens: pd.DataFrame, stop_eps_change: float = STOP_EPS_CHANGE, min_acceptance: float = MIN_ACCEPTANCE,
+                min_ess: float = MIN_ESS) -> str | None:
+    """Why the calibration has converged after these generations, or None: the last generation lowered the
+    tolerance by less than stop_eps_change (relative) or accepted fewer than min_acceptance of its proposals,
+    and its effective sample size is at least min_ess (below it, one more generation is needed whatever
+    the tolerance did)."""
+    if len(gens) < 2:
+        return None
+    last, prev = gens.iloc[-1], gens.iloc[-2]
+    if last.ess < min_ess:
+        return None
+    change = (prev.epsilon - last.epsilon) / prev.epsilon if prev.epsilon > 0 else 0.0
+    if change < stop_eps_change:
+        return f"tolerance fell by {change:.1%} in generation {int(last.t)} (< {stop_eps_change:.0%}); ESS {last.ess:.0f}"
+    if last.acceptance < min_acceptance:
+        return (f"acceptance rate {last.acceptance:.2%} in generation {int(last.t)} (< {min_acceptance:.0%}); "
+                f"ESS {last.ess:.0f}")
+    return None
+
+
 def run_abc(db: Path, simulator, priors: dict, targets: dict, *, pop_size: int = 100, max_sims: int = 3000,
             max_minutes: float = 60.0, generations: int = 20, min_eps: float = 0.0, n_procs: int = 2,
             fresh: bool = False, progress: bool = True, seed: int = 1, pop_size_later: int | None = None,
-            later_from: int = 4) -> dict:
+            later_from: int = 4, scheduler: str | None = None, stop_eps_change: float = STOP_EPS_CHANGE,
+            min_acceptance: float = MIN_ACCEPTANCE, min_ess: float = MIN_ESS) -> dict:
     """ABC-SMC with pyabc (adaptive median epsilon, multivariate normal kernels), resuming the run in
-    `db` unless `fresh`. `pop_size` particles per generation, `pop_size_later` from generation
-    `later_from` on (early generations, with loose tolerances, need fewer; the importance weights of
-    later ones spread more, and more particles keep the effective sample size up). Returns the last
-    generation's draws and the run's bookkeeping."""
+    `db` unless `fresh`, one generation at a time until the stopping rule (stop_reason) holds or a budget
+    (simulations, minutes of this call, generations) is spent. `pop_size` particles per generation,
+    `pop_size_later` from generation `later_from` on (early generations, with loose tolerances, need fewer;
+    the importance weights of later ones spread more, and more particles keep the effective sample size
+    up). Returns the last generation's draws and the run's bookkeeping."""
     import pyabc
     from pyabc.populationstrategy import ListPopulationSize
-    from pyabc.sampler import MulticoreEvalParallelSampler, SingleCoreSampler
 
     np.random.seed(seed)   # pyabc draws from numpy's global generator
     db = Path(db)
     db.parent.mkdir(parents=True, exist_ok=True)
     if fresh and db.exists():
         db.unlink()
-    sampler = MulticoreEvalParallelSampler(n_procs=n_procs) if n_procs > 1 else SingleCoreSampler()
+    sampler, close = _sampler(n_procs, scheduler)
     sampler.show_progress = progress
     later = pop_size_later or pop_size
     sizes = ListPopulationSize({t: (pop_size if t < later_from else later) for t in range(-1, generations + 1)},
@@ -246,27 +345,47 @@ def run_abc(db: Path, simulator, priors: dict, targets: dict, *, pop_size: int =
     # weights; with the default, the effective sample size fell to a tenth of the particles within
     # five generations (docs/calibration.md)
     kernel = pyabc.MultivariateNormalTransition(scaling=KERNEL_SCALING)
-    abc = pyabc.ABCSMC(_InNaturalUnits(simulator, priors), pyabc_prior(priors), make_distance(targets), population_size=sizes,
-                       sampler=sampler, transitions=kernel)
-    url = f"sqlite:///{db}"
-    observed = flat_observed(targets)
-    resumed = False
-    if db.exists():
-        hist = pyabc.History(url)
-        if hist.n_populations > 0 and hist.max_t >= 0:
-            abc.load(url, hist.id)
-            resumed = True
-    if not resumed:
-        abc.new(url, observed)
-    t0 = time.perf_counter()
-    before = abc.history.total_nr_simulations if resumed else 0
-    left = max(max_sims - before, 0)
-    hist = abc.history
-    done = hist.max_t + 1 if resumed else 0
-    if left > 0 and done < generations:
-        hist = abc.run(minimum_epsilon=min_eps, max_nr_populations=generations - done,
-                       max_total_nr_simulations=max_sims, max_walltime=dt.timedelta(minutes=max_minutes))
+    try:
+        abc = pyabc.ABCSMC(_InNaturalUnits(simulator, priors), pyabc_prior(priors), make_distance(targets),
+                           population_size=sizes, sampler=sampler, transitions=kernel)
+        url = f"sqlite:///{db}"
+        resumed = False
+        if db.exists():
+            hist = pyabc.History(url)
+            if hist.n_populations > 0 and hist.max_t >= 0:
+                abc.load(url, hist.id)
+                resumed = True
+        if not resumed:
+            abc.new(url, flat_observed(targets))
+        t0 = time.perf_counter()
+        hist = abc.history
+        reason = stop_reason(generations_table(hist), stop_eps_change, min_acceptance, min_ess) if resumed else None
+        budget = None
+        if reason is None and hist.max_t + 1 < generations:
+            # pyabc's own loop (ABCSMC.run) one generation at a time, so that the stopping rule is ours
+            t = abc.initialize_components_before_run(
+                minimum_epsilon=min_eps, max_nr_populations=generations - (hist.max_t + 1), min_acceptance_rate=0.0,
+                max_total_nr_simulations=max_sims, max_walltime=dt.timedelta(minutes=max_minutes), min_eps_diff=0.0)
+            while True:
+                ret = abc.run_generation(t=t)
+                if not ret["successful"]:
+                    budget = "a budget ran out inside a generation"
+                    break
+                reason = stop_reason(generations_table(hist), stop_eps_change, min_acceptance, min_ess)
+                if reason is not None:
+                    break
+                if abc.check_terminate(t=t, acceptance_rate=ret["acceptance_rate"]):
+                    budget = (f"simulation budget ({max_sims}) spent" if hist.total_nr_simulations >= max_sims else
+                              f"generation budget ({generations}) spent" if t >= abc.max_t else
+                              f"time budget ({max_minutes:g} min) spent")
+                    break
+                t += 1
+        elif reason is None:
+            budget = f"generation budget ({generations}) spent"
+    finally:
+        close()
     wall = time.perf_counter() - t0
+    gens = generations_table(hist)
     df, w = hist.get_distribution(m=0, t=hist.max_t)
     pops = hist.get_all_populations()
     draws = pd.DataFrame([to_natural(r, priors) for r in df[list(priors)].to_dict("records")])
@@ -275,7 +394,10 @@ def run_abc(db: Path, simulator, priors: dict, targets: dict, *, pop_size: int =
             "simulations": int(hist.total_nr_simulations), "wall_s_this_call": wall, "resumed": resumed,
             "wall_s_generations": float(np.nansum(pops.wall_time.to_numpy(dtype=float))),
             "pop_size": pop_size, "pop_size_later": later, "later_from": later_from,
-            "ess": float(w.sum() ** 2 / (np.asarray(w) ** 2).sum())}
+            "ess": float(w.sum() ** 2 / (np.asarray(w) ** 2).sum()),
+            "converged": reason is not None, "stopped_because": reason or budget,
+            "stopping_rule": {"stop_eps_change": stop_eps_change, "min_acceptance": min_acceptance, "min_ess": min_ess},
+            "generations_table": gens.to_dict("records")}
 
 
 def first_generation_ranges(db: Path) -> dict[str, list[float]]:
@@ -326,6 +448,9 @@ def write_posterior(res: dict, scale: float, wall_total_s: float, csv: Path = PO
     df.to_csv(tmp, index=False, float_format="%.8g")
     os.replace(tmp, csv)
     info = {"method": "ABC-SMC (pyabc), adaptive median epsilon", "scale": scale,
+            "seeds_per_particle": res.get("seeds_per_particle"), "run_end": res.get("run_end"),
+            "stopping_rule": res.get("stopping_rule"), "stopped_because": res.get("stopped_because"),
+            "generations_table": res.get("generations_table"),
             "scenario": str(BASELINE.relative_to(ROOT)), "population_size": res["pop_size"],
             "population_size_later": res["pop_size_later"], "later_from_generation": res["later_from"],
             "effective_sample_size": res["ess"], "draws": int(len(res["draws"])),
@@ -338,18 +463,28 @@ def write_posterior(res: dict, scale: float, wall_total_s: float, csv: Path = PO
 
 
 def calibrate(out: Path, scale: float, pop_size: int, max_sims: int, max_minutes: float, generations: int,
-              fresh: bool, progress: bool = True, pop_size_later: int | None = None, later_from: int = 4) -> dict:
+              fresh: bool, progress: bool = True, pop_size_later: int | None = None, later_from: int = 4,
+              scheduler: str | None = None, workers: int | None = None, seeds: int = SEEDS_PER_PARTICLE) -> dict:
+    """Fit the priors to the fit targets, resuming OUT/abc.db. The shipped posterior
+    (calibration/posterior.csv, .json) is replaced only when the stopping rule holds: a calibration that
+    ran out of budget first is kept in its database, and the same command resumes it."""
     import abm.model, abm.outputs, abm.scenario, calibration.targets  # noqa: F401  (imported once, before the workers fork)
 
     logging.getLogger("ABC").setLevel(logging.INFO)
     db = out / "abc.db"
     priors = load_priors()
-    res = run_abc(db, Simulator(scale), priors, load_targets(role="fit"), pop_size=pop_size, max_sims=max_sims,
+    fit = load_targets(role="fit")
+    end = last_date(fit)
+    res = run_abc(db, Simulator(scale, seeds, end), priors, fit, pop_size=pop_size, max_sims=max_sims,
                   max_minutes=max_minutes, generations=generations, fresh=fresh, progress=progress,
-                  pop_size_later=pop_size_later, later_from=later_from)
+                  pop_size_later=pop_size_later, later_from=later_from, scheduler=scheduler,
+                  n_procs=workers or os.cpu_count() or 1)
+    res.update(seeds_per_particle=seeds, run_end=end)
+    if not res["converged"]:
+        return res
     # the cost of the posterior: the wall time of the generations it rests on, as pyabc recorded them
     # (an interrupted call's unfinished generation is not kept, and not counted)
     spent = res["wall_s_generations"]
     write_posterior(res, scale, spent, extra={"first_generation_ranges": first_generation_ranges(db),
-                                              "tradeoffs": tradeoffs(db, load_targets(role="fit"))})
+                                              "tradeoffs": tradeoffs(db, fit)})
     return res

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from calibration import posterior
-from calibration.abc import POSTERIOR_CSV, POSTERIOR_META, load_priors, prior_sample, run_baseline
+from calibration.abc import POSTERIOR_CSV, POSTERIOR_META, last_date, load_priors, prior_sample, run_baseline
 from calibration.targets import load_targets, pause_date
 
 PAUSE_WEEKS = (-8, 52)   # weeks around the announcement shown and summarised
@@ -31,8 +31,8 @@ PAUSE_WEEKS = (-8, 52)   # weeks around the announcement shown and summarised
 
 def _run_draw(args) -> dict:
     """One posterior-predictive run: flat figures, and Venezuelan weekly Darien crossings by date."""
-    params, scale, seed = args
-    figures, ts = run_baseline(params, scale, seed)
+    params, scale, seed, end = args
+    figures, ts = run_baseline(params, scale, seed, end=end)
     ve = ts[(ts.metric == "darien_crossings") & (ts.nationality == "Venezuela")].groupby("date").value.sum()
     return {"figures": figures, "venezuela_darien": {str(k): float(v) for k, v in ve.items()}}
 
@@ -53,12 +53,14 @@ def predictive_runs(out: Path, draws: int, scale: float, progress: bool = True) 
     cache = out / "predictive"
     cache.mkdir(parents=True, exist_ok=True)
     params = posterior.draws(draws)
-    files = [cache / f"{key}_s{scale:g}_d{k}.json" for k in range(draws)]
+    end = last_date(load_targets())   # as the calibration's runs end (every target's last day)
+    files = [cache / f"{key}_s{scale:g}_e{end}_d{k}.json" for k in range(draws)]
     todo = [k for k in range(draws) if not files[k].exists()]
     if todo:
         with get_context("fork").Pool(2, initializer=one_thread) as pool, \
                 tqdm(total=draws, initial=draws - len(todo), desc="posterior-predictive runs", disable=not progress) as bar:
-            jobs = [(params[k], scale, 1000 + k) for k in todo]
+
+            jobs = [(params[k], scale, 1000 + k, end) for k in todo]
             for k, res in zip(todo, pool.imap(_run_draw, jobs)):
                 res["params"] = params[k]
                 _atomic_json(files[k], res)

@@ -87,30 +87,52 @@ def check_spec(spec, file, where: str, metrics=None, top: bool = True) -> dict:
     return out
 
 
-def _rows(ts: pd.DataFrame, spec: dict, nationality: str | None = None) -> pd.DataFrame:
-    metrics = [spec["metric"]] if "metric" in spec else list(spec["metrics"])
-    sel = ts.metric.isin(metrics)
-    if "nationalities" in spec:
-        sel &= ts.nationality.isin(spec["nationalities"])
-    if nationality is not None:
-        sel &= ts.nationality == nationality
-    if "hosts" in spec:
-        sel &= ts.host.isin(spec["hosts"])
-    if spec.get("foreign"):
-        sel &= ts.nationality != ts.host
-    return ts.loc[sel]
+class Series:
+    """A run's tidy time series held for measuring: one set of numpy arrays per metric (selecting rows of a
+    long table once per figure costs more than the run itself at calibration scales)."""
+
+    def __init__(self, ts: pd.DataFrame):
+        self.dates = np.sort(ts.date.astype(str).unique())
+        self.by_metric = {}
+        for metric, g in ts.groupby("metric", sort=False):
+            self.by_metric[metric] = (g.date.to_numpy(dtype=str), g.nationality.to_numpy(dtype=str),
+                                      g.host.to_numpy(dtype=str), g.value.to_numpy(dtype=float))
+
+    def rows(self, spec: dict, nationality: str | None = None):
+        """(dates, values) of the rows the spec selects."""
+        metrics = [spec["metric"]] if "metric" in spec else list(spec["metrics"])
+        dates, values = [], []
+        for metric in metrics:
+            if metric not in self.by_metric:
+                continue
+            d, n, h, v = self.by_metric[metric]
+            sel = np.ones(len(d), dtype=bool)
+            if "nationalities" in spec:
+                sel &= np.isin(n, spec["nationalities"])
+            if nationality is not None:
+                sel &= n == nationality
+            if "hosts" in spec:
+                sel &= np.isin(h, spec["hosts"])
+            if spec.get("foreign"):
+                sel &= n != h
+            dates.append(d[sel])
+            values.append(v[sel])
+        if not dates:
+            return np.empty(0, dtype=str), np.empty(0)
+        return np.concatenate(dates), np.concatenate(values)
+
+    def week_of(self, date: str) -> str:
+        """The start of the week of the series that contains `date` (the first week if the date is before it)."""
+        before = self.dates[self.dates <= date]
+        return str(before.max()) if len(before) else str(self.dates[0])
 
 
-def _week_of(ts: pd.DataFrame, date: str) -> str:
-    """The start of the week of the series that contains `date` (the first week if the date is before it)."""
-    dates = np.sort(ts.date.unique())
-    before = dates[dates <= date]
-    return str(before.max()) if len(before) else str(dates[0])
-
-
-def observe(ts: pd.DataFrame, spec: dict, summary: dict | None = None, nationality: str | None = None) -> float:
-    """The simulated value of one observation table (checked by check_spec); NaN if it cannot be computed
-    (a share with no denominator, a summary figure the run does not have)."""
+def observe(ts, spec: dict, summary: dict | None = None, nationality: str | None = None) -> float:
+    """The simulated value of one observation table (checked by check_spec) in a run's series (a tidy
+    DataFrame or a Series of it); NaN if it cannot be computed (a share with no denominator, a summary
+    figure the run does not have)."""
+    if not isinstance(ts, Series):
+        ts = Series(ts)
     stat = spec["statistic"]
     if stat == "summary":
         x = summary or {}
@@ -122,23 +144,23 @@ def observe(ts: pd.DataFrame, spec: dict, summary: dict | None = None, nationali
         den = observe(ts, spec["denominator"], summary, nationality)
         value = num / den if den > 0 else math.nan
     elif stat == "total":
-        rows = _rows(ts, spec, nationality)
-        inside = (rows.date >= spec["start"]) & (rows.date <= spec["end"])
-        value = float(rows.loc[inside, "value"].sum())
+        d, v = ts.rows(spec, nationality)
+        value = float(v[(d >= spec["start"]) & (d <= spec["end"])].sum())
         if spec.get("prorate"):
-            weeks = len(np.unique(ts.date[(ts.date >= spec["start"]) & (ts.date <= spec["end"])]))
+            weeks = int(((ts.dates >= spec["start"]) & (ts.dates <= spec["end"])).sum())
             days = (dt.date.fromisoformat(spec["end"]) - dt.date.fromisoformat(spec["start"])).days + 1
             value = value * days / (7 * weeks) if weeks else math.nan
     elif stat == "stock":
-        rows = _rows(ts, spec, nationality)
-        value = float(rows.loc[rows.date == _week_of(ts, spec["on"]), "value"].sum()) if len(ts) else 0.0
+        d, v = ts.rows(spec, nationality)
+        value = float(v[d == ts.week_of(spec["on"])].sum()) if len(ts.dates) else 0.0
     else:  # window_ratio
-        rows = _rows(ts, spec, nationality)
+        d, v = ts.rows(spec, nationality)
         weeks = int(spec.get("weeks", 4))
-        d0 = dt.date.fromisoformat(_week_of(ts, spec["date"]))
-        iso = lambda d: d.isoformat()
-        before = rows.loc[(rows.date >= iso(d0 - dt.timedelta(days=7 * weeks))) & (rows.date < iso(d0)), "value"].sum()
-        after = rows.loc[(rows.date >= iso(d0)) & (rows.date < iso(d0 + dt.timedelta(days=7 * weeks))), "value"].sum()
+        d0 = dt.date.fromisoformat(ts.week_of(spec["date"]))
+        lo, mid, hi = (d0 - dt.timedelta(days=7 * weeks)).isoformat(), d0.isoformat(), \
+            (d0 + dt.timedelta(days=7 * weeks)).isoformat()
+        before = v[(d >= lo) & (d < mid)].sum()
+        after = v[(d >= mid) & (d < hi)].sum()
         value = float(after / before) if before > 0 else math.nan
     return 1.0 - value if spec.get("complement") else value
 
@@ -146,6 +168,7 @@ def observe(ts: pd.DataFrame, spec: dict, summary: dict | None = None, nationali
 def simulated(ts: pd.DataFrame, targets: dict, summary: dict | None = None) -> dict:
     """Every target's simulated value: a number, or a table by nationality for `by = "nationality"` (over the
     nationalities of the target's value)."""
+    ts = ts if isinstance(ts, Series) else Series(ts)
     out = {}
     for name, t in targets.items():
         spec = t["observe"]

@@ -99,6 +99,145 @@ def measure(ts: pd.DataFrame, c: dict) -> float:
     return float(sum(w * part.loc[part.host == h, "value"].sum() for h, w in hosts.items()))
 
 
+def uses_targets(scenario_path, checks_path=None) -> bool:
+    """Whether `validate` compares the pack's check targets (its meta calibration_targets, role "check")
+    rather than a checks file: when no --checks is given and the pack names a targets file."""
+    from abm.scenario import load_scenario
+
+    return checks_path is None and bool(load_scenario(scenario_path).pack.raw.get("meta", {}).get("calibration_targets"))
+
+
+def _target_run(args) -> dict:
+    """One validation run: every check target's simulated value (flat, as calibration.abc.flat_simulated)."""
+    from abm.kernels import one_thread
+    from abm.model import SafeMobilityModel
+    from abm.outputs import timeseries
+    from abm.scenario import load_scenario
+    from calibration.abc import flat_simulated
+    from calibration.observe import simulated
+    from calibration.targets import _processing_months, load_targets
+
+    one_thread()
+    path, name, scale, seed, draw = args
+    extra = [f"run.posterior_draw={draw}"] if draw is not None else []
+    m = SafeMobilityModel(load_scenario(path, scale=scale, seed=seed, overrides=extra))
+    m.run()
+    ts = timeseries(m)
+    out = flat_simulated(simulated(ts, load_targets(name, "check"), {"smo_processing_months": _processing_months(m)}))
+    m.release()
+    return out
+
+
+def validate_targets(scenario_path, seeds=(1, 2, 3), draws: int = 10, scale=None, progress=True) -> pd.DataFrame:
+    """Every check target of the scenario's pack (targets file, role "check": read by no fitting step), simulated
+    over posterior draws x seeds (seeds only for a pack without a posterior), against its published value: the
+    median and the 90% interval of the runs, and whether the published value lies inside (for a bound, whether
+    the interval reaches the allowed side)."""
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    from abm.scenario import load_scenario
+    from calibration.targets import load_targets
+
+    sc = load_scenario(scenario_path, scale=scale)
+    name = sc.pack.raw["meta"]["calibration_targets"]
+    targets = load_targets(name, "check")
+    if not targets:
+        raise InputError(DIR / name, "role", "no target has role \"check\": nothing to validate against")
+    posterior = sc.calibration.get("posterior")
+    jobs = [(str(scenario_path), name, scale, s, d) for d in (range(draws) if posterior else [None]) for s in seeds]
+    with get_context("fork").Pool(2) as pool:
+        runs = list(tqdm(pool.imap(_target_run, jobs), total=len(jobs), desc="validation runs", unit="run",
+                         disable=not progress))
+    sims = pd.DataFrame(runs)
+    rows = []
+    for k, t in targets.items():
+        items = t["value"].items() if isinstance(t["value"], dict) else [(None, t["value"])]
+        for n, v in items:
+            key = k if n is None else f"{k}:{n}"
+            x = sims[key].to_numpy(float) if key in sims else np.full(len(sims), np.nan)
+            x = x[np.isfinite(x)]
+            lo, med, hi = np.quantile(x, [0.05, 0.5, 0.95]) if len(x) else (np.nan,) * 3
+            bound = t["error"].get("bound")
+            inside = bool({"upper": lo <= v, "lower": hi >= v}.get(bound, lo <= v <= hi))
+            rows.append({"figure": key, "published": float(v), "bound": bound or "", "sim_median": med, "sim_lo90": lo,
+                         "sim_hi90": hi, "sim_over_published": med / v if v else np.nan, "inside": inside,
+                         "runs": int(len(x)), "source": t["source"],
+                         "why_independent": t.get("role_why", ""), "error_why": t.get("error_why", "")})
+    table = pd.DataFrame(rows)
+    table.attrs.update(draws=draws if posterior else 0, seeds=len(seeds), posterior=posterior or "")
+    return table
+
+
+def markdown_targets(t: pd.DataFrame, header: str) -> str:
+    fmt = lambda v: "n/a" if not np.isfinite(v) else (f"{v:,.3g}" if abs(v) < 10 else f"{v:,.0f}")
+    out = [header, "", f"{int(t.inside.sum())} of {len(t)} check targets inside the 90% interval of the runs.", "",
+           "| figure | published | simulated median [90%] | sim / published | inside |", "|---|---:|---|---:|:---:|"]
+    for r in t.itertuples():
+        pub = fmt(r.published) + (f" ({r.bound} bound)" if r.bound else "")
+        out.append(f"| {r.figure} | {pub} | {fmt(r.sim_median)} [{fmt(r.sim_lo90)}, {fmt(r.sim_hi90)}] | "
+                   f"{r.sim_over_published:.2f} | {'yes' if r.inside else '**no**'} |")
+    out += ["", "Sources, and why each figure is independent of the fit:", ""]
+    for r in t.itertuples():
+        why = r.why_independent[:1].upper() + r.why_independent[1:]
+        out.append((f"- **{r.figure}**: {r.source}." + (f" {why}." if why else "")).replace("..", "."))
+    return "\n".join(out) + "\n"
+
+
+def figure_targets(t: pd.DataFrame, path: Path):
+    """Each check figure's simulated median and 90% interval over its published value (1 = agreement)."""
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid")
+    d = t.assign(lo=t.sim_lo90 / t.published, hi=t.sim_hi90 / t.published, mid=t.sim_median / t.published)
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(d) + 1.2))
+    y = np.arange(len(d))
+    ax.hlines(y, d.lo, d.hi, color="C0", lw=3, label="90% of runs")
+    ax.plot(d.mid, y, "o", color="C0", label="median")
+    ax.axvline(1.0, color="k", lw=1, label="published")
+    ax.set_yticks(y, d.figure)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    lo, hi = np.nanmin(d.lo.to_numpy()), np.nanmax(d.hi.to_numpy())
+    ticks = [x for x in (0.1, 0.25, 0.5, 1, 2, 4, 10) if min(lo, 1) / 1.5 <= x <= max(hi, 1) * 1.5]
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter([f"{x:g}" for x in ticks]))
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_xlabel("simulated / published (log scale)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.3 / len(d)), ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp")
+    fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def write_targets(t: pd.DataFrame, folder, header: str, scenario: str = "") -> dict:
+    """validation.csv, validation.md, figures/validation.png and a manifest into the claimed folder."""
+    import datetime as dt
+
+    from abm import __version__
+    from abm.folders import write_file
+    from abm.outputs import git_commit
+
+    def files(tmp: Path) -> dict:
+        write_file(tmp / "validation.csv", t.to_csv(index=False, float_format="%.6g"))
+        write_file(tmp / "validation.md", markdown_targets(t, header))
+        (tmp / "figures").mkdir(exist_ok=True)
+        figure_targets(t, tmp / "figures" / "validation.png")
+        return {"scenario": scenario, "header": header, "version": __version__, "git_commit": git_commit(),
+                "posterior": t.attrs.get("posterior"), "draws": t.attrs.get("draws"), "seeds": t.attrs.get("seeds"),
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+
+    return folder.publish(files)
+
+
 def validate(scenario_path, checks_path=None, seeds=(1, 2, 3), scale=None, progress=True) -> pd.DataFrame:
     from tqdm import tqdm
 

@@ -148,3 +148,32 @@ def test_every_parameter_said_to_be_fitted_has_a_prior():
     for key in priors:
         sec, name = key.split(".")
         assert priors[key]["lo"] <= PARAMS[sec][name][0] <= priors[key]["hi"], key
+
+
+def test_the_stopping_rule():
+    """calibration.abc.stop_reason: stop after a generation that lowered the tolerance by less than 5% or
+    accepted fewer than 2% of its proposals, but only once the effective sample size is at least 300."""
+    from calibration.abc import stop_reason
+
+    def gens(*rows):
+        return pd.DataFrame([{"t": t, "epsilon": e, "acceptance": a, "ess": s} for t, (e, a, s) in enumerate(rows)])
+
+    assert stop_reason(gens((10.0, 0.5, 400))) is None                              # one generation: no trend
+    assert stop_reason(gens((10.0, 0.5, 400), (8.0, 0.3, 400))) is None             # fell by 20%, accepting
+    assert "tolerance fell by 4.0%" in stop_reason(gens((10.0, 0.5, 400), (9.6, 0.3, 400)))
+    assert "acceptance rate 1.00%" in stop_reason(gens((10.0, 0.5, 400), (8.0, 0.01, 400)))
+    assert stop_reason(gens((10.0, 0.5, 400), (9.6, 0.01, 299))) is None            # too few effective draws
+    assert stop_reason(gens((10.0, 0.5, 400), (9.6, 0.3, 100)), min_ess=50) is not None
+
+
+@pytest.mark.parametrize("args, field", [(["--seeds", "0"], "--seeds"), (["--workers", "0"], "--workers"),
+                                         (["--workers", "1", "--scheduler", "tcp://127.0.0.1:1"], "--workers"),
+                                         (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler")])
+def test_bad_calibration_settings_are_refused_before_any_work(tmp_path, capsys, args, field):
+    from abm.cli import main
+
+    out = tmp_path / "cal"
+    assert main(["calibrate", *args, "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: command line: " + field) and "Traceback" not in err
+    assert not out.exists()

@@ -71,3 +71,26 @@ def test_bad_checks_file_is_an_input_error(tmp_path, capsys, bad, field):
     err = capsys.readouterr().err
     assert str(f) in err and field in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_americas_check_targets_over_posterior_draws_and_seeds(tmp_path, capsys):
+    """Without --checks, a pack with a targets file is validated against its check targets (role "check",
+    read by no fitting step) over posterior draws x seeds: one row per check figure with the runs' median
+    and 90% interval, written with a figure and a manifest into results/validation/<pack> by default."""
+    from calibration.targets import load_targets
+
+    out = tmp_path / "val"
+    assert main(["validate", "experiments/baseline.toml", "--seeds", "1", "--draws", "2", "--scale", "0.002",
+                 "--out", str(out), "--quiet"]) == 0
+    t = pd.read_csv(out / "validation.csv")
+    checks = load_targets(role="check")
+    assert set(t.figure) == set(checks) and (t.runs == 2).all()
+    assert (t.sim_lo90 <= t.sim_median).all() and (t.sim_median <= t.sim_hi90).all()
+    for r in t.itertuples():   # inside is what the interval says about the published value
+        bound = checks[r.figure]["error"].get("bound")
+        expect = r.sim_lo90 <= r.published if bound == "upper" else r.sim_lo90 <= r.published <= r.sim_hi90
+        assert r.inside == expect, r.figure
+    assert (out / "figures" / "validation.png").stat().st_size > 0
+    assert "check targets inside" in (out / "validation.md").read_text()
+    assert main(["validate", "experiments/baseline.toml", "--draws", "0", "--out", str(tmp_path / "x")]) == 2
+    assert "--draws" in capsys.readouterr().err
