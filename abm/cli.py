@@ -225,15 +225,18 @@ def calibrate_command(args) -> int:
 def run_command(args) -> int:
     from tqdm import tqdm
 
+    # the command line assembles the run: the posterior's values are calibration's, handed to abm
+    from calibration.posterior import load_run
+
     from .folders import claim, out_path
     from .model import SafeMobilityModel
     from .outputs import finished_run, output_bytes, write_run
-    from .scenario import CLI, load_scenario
+    from .scenario import CLI
 
     extra = [f"run.posterior_draw={args.posterior_draw}"] if args.posterior_draw is not None else []
     extra += ["run.use_posterior=false"] if args.no_posterior else []
     try:
-        sc = load_scenario(args.scenario, overrides=args.set + extra, scale=args.scale, seed=args.seed)
+        sc = load_run(args.scenario, overrides=args.set + extra, scale=args.scale, seed=args.seed)
     except InputError as e:
         if (e.file, e.field) == (CLI, "run.posterior_draw") and args.posterior_draw is not None:
             raise InputError("command line", "--posterior-draw", e.message) from None  # as the user typed it

@@ -104,9 +104,9 @@ def validate(scenario_path, checks_path=None, seeds=(1, 2, 3), scale=None, progr
 
     from abm.model import SafeMobilityModel
     from abm.outputs import timeseries
-    from abm.scenario import load_scenario
+    from calibration.posterior import load_run
 
-    sc = load_scenario(scenario_path, scale=scale)
+    sc = load_run(scenario_path, scale=scale)
     if checks_path is None:
         name = sc.pack.raw.get("meta", {}).get("validation_checks")
         if not name:
@@ -123,7 +123,7 @@ def validate(scenario_path, checks_path=None, seeds=(1, 2, 3), scale=None, progr
                                                                    f"({sc.start} to {sc.end})")
     sims = {c["name"]: [] for c in spec["check"]}
     for seed in tqdm(seeds, desc="validation runs", unit="run", disable=not progress):
-        m = SafeMobilityModel(load_scenario(scenario_path, scale=scale, seed=seed))
+        m = SafeMobilityModel(load_run(scenario_path, scale=scale, seed=seed))
         m.run()
         ts = timeseries(m)
         m.release()
