@@ -225,8 +225,10 @@ def calibrate_command(args) -> int:
 def run_command(args) -> int:
     from tqdm import tqdm
 
-    # the command line assembles the run: the posterior's values are calibration's, handed to abm
+    # the command line assembles the run: the posterior's values and the comparison with the targets are
+    # calibration's, handed to abm (abm/ itself imports nothing from calibration/: tests/test_layers.py)
     from calibration.posterior import load_run
+    from calibration.targets import comparison
 
     from .folders import claim, out_path
     from .model import SafeMobilityModel
@@ -259,7 +261,7 @@ def run_command(args) -> int:
                   disable=args.quiet, file=sys.stderr) as bar:
             model.run(progress=bar)
         wall = time.perf_counter() - t0
-        write_run(model, folder, wall, figures=not args.no_figures)
+        write_run(model, folder, wall, figures=not args.no_figures, compare=comparison)
         model.release()
     print(f"{out}: {model.people.n} agents, {model.n_weeks} weeks, {wall:.1f} s")
     return 0
