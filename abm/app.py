@@ -24,9 +24,11 @@ from mesa.visualization.utils import update_counter
 from abm.figures import _policy_lines
 from abm.folders import finished_manifest, read_json
 from abm.model import SafeMobilityModel
-from abm.scenario import read_scenario_data, scenario_from_data
+from abm.scenario import read_scenario_data
 from agents.network import neighbourhood
 from agents.states import SmoStage, State
+# the dashboard assembles its runs (as the command line does): with the posterior's values (tests/test_layers.py)
+from calibration.posterior import run_from_data
 from experiments.compare import Comparison, Setting, compare, settings_for
 from experiments.design import _drop
 from experiments.measures import describe
@@ -128,7 +130,7 @@ def scenario(scale=0.002, seed=1, **levers):
         lv["tolerated_wait_days"], lv["capacity_factor"], lv["news_per_week"], lv["outreach"], lv["closure"])
     presence_cutoff, regular_status_required, walk_in, all_nationalities, parole = (lv[k] for k in FLAGS)
     data = read_scenario_data(BASELINE)
-    base = scenario_from_data(data, BASELINE, scale=scale, seed=seed)
+    base = run_from_data(data, BASELINE, scale=scale, seed=seed)
     offices = {}
     for name, cfg in base.pack.offices.items():
         o = {"assess_per_week": cfg["assess_per_week"] * capacity_factor, "walk_in": bool(walk_in or cfg["walk_in"])}
@@ -161,13 +163,13 @@ def scenario(scale=0.002, seed=1, **levers):
             {"date": closure, "kind": "smo_close", "office": name, "source": "dashboard: closure"} for name in base.pack.offices
         ] + [{"date": closure, "kind": "parole_close", "source": "dashboard: closure"}]
     data["run"]["name"] = "dashboard"
-    return scenario_from_data(data, BASELINE, scale=scale, seed=seed)
+    return run_from_data(data, BASELINE, scale=scale, seed=seed)
 
 
 def _baseline_defaults() -> dict:
     """The controls' starting values: the baseline's own (calibrated tolerated wait, rounded to a day;
     the pack's case news; the baseline's outreach campaign's weeks)."""
-    sc = scenario_from_data(read_scenario_data(BASELINE), BASELINE)
+    sc = run_from_data(read_scenario_data(BASELINE), BASELINE)
     return {"tolerated_wait_days": round(sc.behaviour["tolerated_wait_weeks"] * 7),
             "news_per_week": float(sc.pack.resettlement["news_per_week"]),
             "outreach": next((int(p.fields.get("weeks", sc.pack.channels["official"]["live_weeks"])) for p in sc.policies

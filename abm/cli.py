@@ -176,12 +176,12 @@ def validate_command(args) -> int:
         raise InputError("command line", "--scale", f"agents per person must be in (0, 1], not {args.scale}")
     from .folders import claim, out_path, plain_name
 
-    from .scenario import load_scenario
+    from calibration.posterior import load_run
 
     targets = uses_targets(args.scenario, args.checks)   # the scenario is read (and checked) before any work
     default = Path("results") / "validation"
     if args.out is None and targets:
-        pack = load_scenario(args.scenario).pack
+        pack = load_run(args.scenario).pack
         default = default / plain_name("command line", "pack", pack.raw.get("meta", {}).get("name", pack.path.name))
     elif args.out is None:
         default = default / plain_name("command line", "scenario", Path(args.scenario).stem)
@@ -271,15 +271,20 @@ def calibrate_command(args) -> int:
 def run_command(args) -> int:
     from tqdm import tqdm
 
+    # the command line assembles the run: the posterior's values and the comparison with the targets are
+    # calibration's, handed to abm (abm/ itself imports nothing from calibration/: tests/test_layers.py)
+    from calibration.posterior import load_run
+    from calibration.targets import comparison
+
     from .folders import claim, out_path
     from .model import SafeMobilityModel
     from .outputs import finished_run, output_bytes, write_run
-    from .scenario import CLI, load_scenario
+    from .scenario import CLI
 
     extra = [f"run.posterior_draw={args.posterior_draw}"] if args.posterior_draw is not None else []
     extra += ["run.use_posterior=false"] if args.no_posterior else []
     try:
-        sc = load_scenario(args.scenario, overrides=args.set + extra, scale=args.scale, seed=args.seed)
+        sc = load_run(args.scenario, overrides=args.set + extra, scale=args.scale, seed=args.seed)
     except InputError as e:
         if (e.file, e.field) == (CLI, "run.posterior_draw") and args.posterior_draw is not None:
             raise InputError("command line", "--posterior-draw", e.message) from None  # as the user typed it
@@ -302,7 +307,7 @@ def run_command(args) -> int:
                   disable=args.quiet, file=sys.stderr) as bar:
             model.run(progress=bar)
         wall = time.perf_counter() - t0
-        write_run(model, folder, wall, figures=not args.no_figures)
+        write_run(model, folder, wall, figures=not args.no_figures, compare=comparison)
         model.release()
     print(f"{out}: {model.people.n} agents, {model.n_weeks} weeks, {wall:.1f} s")
     return 0

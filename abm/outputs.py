@@ -120,15 +120,20 @@ def finished_run(folder: Claim, scenario) -> str | None:
     return "same" if m.get("inputs_hash") == inputs_hash(scenario) else "other"
 
 
-def write_run(model, folder: Claim, wall_s: float, figures: bool = True):
-    """Write all outputs of a finished run into the claimed folder: only the project's files are replaced."""
-    from calibration.targets import summary
+def write_run(model, folder: Claim, wall_s: float, figures: bool = True, compare=None):
+    """Write all outputs of a finished run into the claimed folder: only the project's files are replaced.
+    summary.json is the model-only summary (abm/summary.py), plus what `compare(model, ts, summary)` returns
+    (blocks comparing the run with data: the command line passes calibration.targets.comparison)."""
     from .figures import make_figures
+    from .summary import summary
 
     def write(tmp: Path) -> dict:
         ts = timeseries(model)
         ts.to_csv(tmp / "timeseries.csv", index=False, float_format="%.6g")
-        write_file(tmp / "summary.json", json.dumps(summary(model, ts), indent=2, default=_num))
+        s = summary(model, ts)
+        if compare is not None:
+            s = {**s, **compare(model, ts, s)}
+        write_file(tmp / "summary.json", json.dumps(s, indent=2, default=_num))
         if figures:
             make_figures(ts, model, tmp / "figures")
         return json.loads(json.dumps(manifest(model, wall_s, folder.out, figures), default=_num))

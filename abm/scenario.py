@@ -1,4 +1,11 @@
-"""Scenarios: TOML files in experiments/, with command-line overrides, validated before anything runs."""
+"""Scenarios: TOML files in experiments/, with command-line overrides, validated before anything runs.
+
+The calibrated values a run starts from are not looked up here: a pack whose meta names a
+`calibration_posterior` needs a `posterior` resolver from the code that assembles the run
+(calibration/posterior.py `load_run` and `run_from_data`, used by the command line, experiments, the
+dashboard and benchmarks). Without one, such a scenario is refused (PosteriorNotResolved) unless it sets
+`run.use_posterior = false`: a caller that forgot the resolver fails instead of silently running with the
+hand-set values of abm/params.py."""
 from __future__ import annotations
 
 import copy
@@ -6,6 +13,7 @@ import datetime as dt
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from . import params as P
 from .errors import InputError, reject_unknown, suggest, warn
@@ -19,6 +27,16 @@ RUN_FIELDS = {"name": str, "pack": str, "start": object, "end": object, "seed": 
               "use_posterior": bool, "posterior_draw": int}
 DEFAULT_SPINUP_WEEKS = 26  # assumption: burn-in so the pipeline of people preparing and travelling is full at the start
 CLI = "command line (--set)"
+
+#: resolves a pack's posterior: (its file, named by the pack's meta `calibration_posterior`; the draw number,
+#: None for the point estimate; the pack; the scenario file errors name) -> the manifest's calibration block
+#: {"posterior": ..., "values": ..., "calibrated": {"section.name": value}}; an InputError if it cannot
+Resolver = Callable[[str, "int | None", Pack, Path], dict]
+
+
+class PosteriorNotResolved(RuntimeError):
+    """A scenario of a pack with a posterior was loaded without a resolver (and without run.use_posterior =
+    false): a programming error in the caller, which must assemble the run with calibration/posterior.py."""
 
 
 @dataclass
@@ -142,13 +160,14 @@ def _check_params(data: dict, file, base: dict[str, float] | None = None) -> dic
 
 
 def load_scenario(path, overrides: list[str] | None = None, scale: float | None = None,
-                  seed: int | None = None) -> Scenario:
-    """Read, override and validate a scenario; an error in a value set with --set names the command line."""
+                  seed: int | None = None, posterior: Resolver | None = None) -> Scenario:
+    """Read, override and validate a scenario; an error in a value set with --set names the command line.
+    `posterior`: how the calibrated values are found, for a pack that has a posterior (see the module's doc)."""
     set_paths = [".".join(parse_set(o)[0]) for o in overrides or [] if "=" in o]
     flags = {"run.scale": "--scale"} if scale is not None else {}
     flags.update({"run.seed": "--seed"} if seed is not None else {})
     try:
-        sc = _load(Path(path), overrides, scale, seed)
+        sc = _load(Path(path), overrides, scale, seed, posterior=posterior)
     except InputError as e:
         name = e.field
         if e.file != str(path):
@@ -170,13 +189,13 @@ def read_scenario_data(path) -> dict:
 
 
 def scenario_from_data(data: dict, path, overrides: list[str] | None = None, scale: float | None = None,
-                       seed: int | None = None) -> Scenario:
+                       seed: int | None = None, posterior: Resolver | None = None) -> Scenario:
     """Validate a scenario table built in code (experiments/ builds variants this way); `path` is the
-    file errors name and relative paths start from."""
-    return _load(Path(path), overrides, scale, seed, data=data)
+    file errors name and relative paths start from; `posterior` as for load_scenario."""
+    return _load(Path(path), overrides, scale, seed, data=data, posterior=posterior)
 
 
-def _load(path: Path, overrides, scale, seed, data: dict | None = None) -> Scenario:
+def _load(path: Path, overrides, scale, seed, data: dict | None = None, posterior: Resolver | None = None) -> Scenario:
     data = copy.deepcopy(_read_with_extends(path) if data is None else data)
     overrides = list(overrides or [])
     set_keys = []
@@ -227,7 +246,7 @@ def _load(path: Path, overrides, scale, seed, data: dict | None = None) -> Scena
             raise
         # blamed on the scenario's [pack] overrides: name the key as the scenario (or --set) writes it
         raise InputError(e.file, f"pack.{e.field}", e.message) from None
-    base, calibration = _posterior(run, pack, file)
+    base, calibration = _posterior(run, pack, file, posterior)
     pars = _check_params(data, file, base)
     policies = data.get("policy", []) or []
     if not isinstance(policies, list):
@@ -254,9 +273,9 @@ def _late_policies(entries: list, end: dt.date, file) -> list[tuple]:
     return out
 
 
-def _posterior(run: dict, pack: Pack, file) -> tuple[dict, dict]:
-    """The calibrated values a run starts from: the posterior's point estimate (weighted medians), or
-    draw `run.posterior_draw` from it; none if the pack has no posterior or `run.use_posterior` is false."""
+def _posterior(run: dict, pack: Pack, file, resolve: Resolver | None) -> tuple[dict, dict]:
+    """The calibrated values a run starts from, found by `resolve` (the posterior's point estimate, or draw
+    `run.posterior_draw` from it); none if the pack has no posterior or `run.use_posterior` is false."""
     use = run.get("use_posterior", True)
     if not isinstance(use, bool):
         raise InputError(file, "run.use_posterior", f"must be true or false, not {use!r}")
@@ -268,16 +287,15 @@ def _posterior(run: dict, pack: Pack, file) -> tuple[dict, dict]:
         if k is not None:
             raise InputError(file, "run.posterior_draw", "this run uses no posterior (the pack has none, or run.use_posterior is false)")
         return {}, {"posterior": None, "values": "abm/params.py defaults"}
-    from calibration import posterior
-
-    if not (posterior.DIR / name).exists():
-        raise InputError(pack.path / "pack.toml", "meta.calibration_posterior", f"no file calibration/{name}")
-    if k is not None and k >= (n := posterior.size(name)):
-        raise InputError(file, "run.posterior_draw", f"posterior has {n} draws (0..{n - 1}), not {k}")
-    values = posterior.point(name) if k is None else posterior.draw(k, name)
-    for key in values:
-        sec, pname = key.split(".", 1)
+    if resolve is None:
+        raise PosteriorNotResolved(
+            f"{file}: pack {pack.path.name!r} takes its calibrated parameters from {name!r} (meta calibration_posterior), "
+            "but the scenario was loaded without a posterior resolver: load it with calibration.posterior.load_run "
+            "(or run_from_data), or set run.use_posterior = false for the hand-set values of abm/params.py")
+    block = resolve(name, k, pack, file)
+    values = block["calibrated"]
+    for key in values:  # the resolver checks them against the posterior's file; this guards _check_params
+        sec, _, pname = key.partition(".")
         if sec not in P.PARAMS or pname not in P.PARAMS[sec]:
-            raise InputError(posterior.DIR / name, key, "unknown parameter in the posterior")
-    how = "point estimate (weighted medians)" if k is None else f"draw {k}"
-    return values, {"posterior": f"calibration/{name}", "values": how, "calibrated": values}
+            raise InputError(block["posterior"], key, "unknown parameter in the posterior")
+    return values, block

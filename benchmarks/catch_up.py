@@ -19,7 +19,7 @@ from pathlib import Path
 from abm.kernels import one_thread
 from abm.model import SafeMobilityModel
 from abm.outputs import timeseries
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from calibration.targets import agreement_figures, welch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,8 +28,8 @@ BASELINE = ROOT / "experiments" / "baseline.toml"
 
 def _figures(args) -> dict:
     scale, seed, period = args
-    m = SafeMobilityModel(load_scenario(BASELINE, scale=scale, seed=seed,
-                                        overrides=[f"information.catch_up_weeks={period}"]))
+    m = SafeMobilityModel(load_run(BASELINE, scale=scale, seed=seed,
+                                   overrides=[f"information.catch_up_weeks={period}"]))
     m.run()
     m.release()
     return {k: float(v) for k, v in agreement_figures(timeseries(m)).items()}
@@ -37,7 +37,7 @@ def _figures(args) -> dict:
 
 def _timed(scale: float, period: int) -> float:
     t = time.perf_counter()
-    m = SafeMobilityModel(load_scenario(BASELINE, scale=scale, overrides=[f"information.catch_up_weeks={period}"]))
+    m = SafeMobilityModel(load_run(BASELINE, scale=scale, overrides=[f"information.catch_up_weeks={period}"]))
     m.run()
     m.release()
     return time.perf_counter() - t
@@ -51,7 +51,7 @@ def main(argv=None):
     ap.add_argument("--timing-agents", type=int, default=1_000_000)
     ap.add_argument("--out", default=str(ROOT / "results" / "bench" / "catch_up.json"))
     args = ap.parse_args(argv)
-    people = SafeMobilityModel(load_scenario(BASELINE, scale=0.001)).people.n * 1000
+    people = SafeMobilityModel(load_run(BASELINE, scale=0.001)).people.n * 1000
     timing_scale = min(1.0, args.timing_agents / people)
     res = {}
     with get_context("fork").Pool(2, initializer=one_thread) as pool:

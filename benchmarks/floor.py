@@ -30,7 +30,7 @@ import numpy as np
 
 from abm import information, kernels
 from abm.model import SafeMobilityModel
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 
 from abm.outputs import write_text_atomic
 
@@ -54,7 +54,7 @@ def read_one_field(indptr, indices, ids, voice, out, cuts):
 
 def cohort_ties_per_agent_week(scale: float, seed: int = 1) -> dict:
     """Run the baseline at `scale`, summing the ties of each week's catch-up cohort (its residents)."""
-    m = SafeMobilityModel(load_scenario(BASELINE, scale=scale, seed=seed))
+    m = SafeMobilityModel(load_run(BASELINE, scale=scale, seed=seed))
     deg = np.diff(m.adj.indptr).astype(np.int64)
     counted = {"ties": 0, "weeks": 0}
     real = information.cohort
@@ -88,7 +88,7 @@ def _best(f, reps: int) -> float:
 
 def read_costs(scale: float, reps: int, seed: int = 1) -> dict:
     t = time.perf_counter()
-    m = SafeMobilityModel(load_scenario(BASELINE, scale=scale, seed=seed))
+    m = SafeMobilityModel(load_run(BASELINE, scale=scale, seed=seed))
     build = time.perf_counter() - t
     p, a = m.people, m.adj
     ids = np.flatnonzero(information.resident(m, np.arange(0, p.n, int(m.info["catch_up_weeks"]))))

@@ -47,10 +47,10 @@ def hwm_mb() -> float | None:
 
 
 def _load(task, overrides=None, scale=None):
-    from abm.scenario import load_scenario
+    from calibration.posterior import load_run
 
-    return load_scenario(task["scenario"], overrides=list(overrides if overrides is not None else task.get("overrides", [])),
-                         scale=scale if scale is not None else task.get("scale"), seed=task.get("seed"))
+    return load_run(task["scenario"], overrides=list(overrides if overrides is not None else task.get("overrides", [])),
+                    scale=scale if scale is not None else task.get("scale"), seed=task.get("seed"))
 
 
 def fingerprint(m) -> str:

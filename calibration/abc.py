@@ -206,7 +206,8 @@ def run_baseline(params: dict, scale: float, seed: int | None = None, scenario: 
     from abm.model import SafeMobilityModel
     from abm.outputs import timeseries
     from abm.scenario import load_scenario
-    from calibration.targets import _processing_months, headline
+    from abm.summary import processing_months
+    from calibration.targets import headline
 
     extra = [f"run.end={end}"] if end else []
     sc = load_scenario(scenario, overrides=overrides_of(params) + ["run.use_posterior=false"] + extra, scale=scale,
@@ -215,7 +216,7 @@ def run_baseline(params: dict, scale: float, seed: int | None = None, scenario: 
     m.run()
     ts = timeseries(m)
     # every target, fit and check (the distance reads only the fit ones: make_distance(load_targets(role="fit")))
-    head = headline(ts, summary={"smo_processing_months": _processing_months(m)})
+    head = headline(ts, summary={"smo_processing_months": processing_months(m)})
     m.release()
     return flat_simulated(head), ts
 

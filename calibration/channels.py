@@ -29,9 +29,9 @@ def _run(args) -> pd.DataFrame:
     path, scale, seed, overrides = args
     from abm.model import SafeMobilityModel
     from abm.outputs import timeseries
-    from abm.scenario import load_scenario
+    from calibration.posterior import load_run
 
-    m = SafeMobilityModel(load_scenario(path, scale=scale, seed=seed, overrides=overrides))
+    m = SafeMobilityModel(load_run(path, scale=scale, seed=seed, overrides=overrides))
     m.run()
     m.release()
     ts = timeseries(m)

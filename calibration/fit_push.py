@@ -21,7 +21,7 @@ import numpy as np
 
 from abm.model import SafeMobilityModel
 from abm.outputs import timeseries
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from calibration.targets import headline, load_targets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ def observed() -> dict[str, float]:
 def simulated(seeds) -> dict[str, float]:
     res: dict[str, list] = {}
     for s in seeds:
-        m = SafeMobilityModel(load_scenario(BASELINE, seed=s))
+        m = SafeMobilityModel(load_run(BASELINE, seed=s))
         m.run()
         m.release()
         head = headline(timeseries(m), role="fit")  # each figure measured as targets.toml says

@@ -4,6 +4,12 @@ it: by default its point estimate (each parameter's weighted median), or one dra
 A pack opts in with meta `calibration_posterior` (a file in calibration/); scenario values and --set
 still override the posterior's, and `run.use_posterior = false` gives the hand-set values of
 abm/params.py (as calibration itself does).
+
+abm/ does not read the posterior: the code that assembles a run (the command line, experiments, the
+dashboard, benchmarks, calibration's own checks, tests) loads scenarios with `load_run` or
+`run_from_data`, which hand abm/scenario.py the resolver `resolve` below. abm refuses a scenario of a pack
+with a posterior loaded without one (abm.scenario.PosteriorNotResolved), unless it sets
+`run.use_posterior = false`.
 """
 from __future__ import annotations
 
@@ -12,6 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from abm import params as P
+from abm.errors import InputError
+from abm.scenario import Scenario, load_scenario, scenario_from_data
 
 DIR = Path(__file__).parent
 DRAW_SEED = 20221012   # fixed: draw K is the same draw for everyone
@@ -62,3 +72,32 @@ def draw(k: int, name: str = "posterior.csv") -> dict[str, float]:
     if not 0 <= k < n:
         raise IndexError(f"posterior has {n} draws (0..{n - 1}), not {k}")
     return draws(k + 1, name)[k]
+
+
+def resolve(name: str, k: int | None, pack, file) -> dict:
+    """The calibration block of a run of `pack` (whose meta `calibration_posterior` is `name`): the point
+    estimate, or draw k; an InputError naming the pack, the scenario's run.posterior_draw or the posterior's
+    file if it cannot be had. abm/scenario.py calls it (a Resolver) while it validates the scenario."""
+    if not (DIR / name).exists():
+        raise InputError(pack.path / "pack.toml", "meta.calibration_posterior", f"no file calibration/{name}")
+    if k is not None and k >= (n := size(name)):
+        raise InputError(file, "run.posterior_draw", f"posterior has {n} draws (0..{n - 1}), not {k}")
+    values = point(name) if k is None else draw(k, name)
+    for key in values:
+        sec, _, pname = key.partition(".")
+        if sec not in P.PARAMS or pname not in P.PARAMS[sec]:
+            raise InputError(DIR / name, key, "unknown parameter in the posterior")
+    how = "point estimate (weighted medians)" if k is None else f"draw {k}"
+    return {"posterior": f"calibration/{name}", "values": how, "calibrated": values}
+
+
+def load_run(path, overrides: list[str] | None = None, scale: float | None = None,
+             seed: int | None = None) -> Scenario:
+    """abm.scenario.load_scenario with the calibrated values of the pack's posterior (if it has one)."""
+    return load_scenario(path, overrides=overrides, scale=scale, seed=seed, posterior=resolve)
+
+
+def run_from_data(data: dict, path, overrides: list[str] | None = None, scale: float | None = None,
+                  seed: int | None = None) -> Scenario:
+    """abm.scenario.scenario_from_data with the calibrated values of the pack's posterior (if it has one)."""
+    return scenario_from_data(data, path, overrides=overrides, scale=scale, seed=seed, posterior=resolve)

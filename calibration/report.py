@@ -15,7 +15,7 @@ import pandas as pd
 
 from abm.model import SafeMobilityModel
 from abm.outputs import timeseries
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from calibration.targets import headline, load_targets, pause_date, window_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _one(args):
     path, scale, seed = args
-    m = SafeMobilityModel(load_scenario(path, scale=scale, seed=seed))
+    m = SafeMobilityModel(load_run(path, scale=scale, seed=seed))
     m.run()
     m.release()
     ts = timeseries(m)

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from abm.waiting import give_up_distribution
+from abm.summary import finite
+from abm.summary import summary as model_summary
 
 #: packs whose outputs can be compared with targets here: pack meta `calibration_targets` names the file
 TARGETS_DIR = Path(__file__).parent
@@ -122,65 +123,25 @@ def welch(runs_a: list[dict], runs_b: list[dict]) -> dict:
     return out
 
 
-def summary(model, ts: pd.DataFrame) -> dict:
-    """summary.json: headline totals (people); for packs with calibration targets (meta
-    `calibration_targets`), the survey-comparable figures with the targets beside them."""
-    whole = lambda metric: total(ts, metric, "0000", "9999")
-    out = {
-        "scenario": model.scenario.name,
-        "pack": model.pack.raw.get("meta", {}).get("name", model.pack.path.name),
-        "period": {"start": model.start.isoformat(), "end": model.scenario.end.isoformat()},
-        "units": "people",
-        "totals": {m: whole(m) for m in ("darien_crossings", "smo_registrations", "smo_approvals", "smo_relocations",
-                                         "parole_arrivals", "border_arrivals", "deaths", "expelled", "removed",
-                                         "gave_up_waiting", "usbp_apprehensions", "port_arrivals", "removed_to_origin")},
-        "darien_crossings_by_nationality": ts[ts.metric == "darien_crossings"].groupby("nationality").value.sum().to_dict(),
-        "smo_processing_months": _processing_months(model),
-        "route": _route(model),
-        # people by the times they gave up waiting on a legal pathway (abm/waiting.py)
-        "gave_up_waiting_times": give_up_distribution(model),
-        # the June 2024 rule (abm/border.py): each week it shut or lifted, with the 7-day average of daily
-        # encounters between ports that decided it (people, the model's plus those it does not hold)
-        "asylum_rule_changes": [{"week_of": d, "change": c, "daily_average": round(x, 1)} for d, c, x in model.border.log],
-    }
+def comparison(model, ts: pd.DataFrame, summary: dict) -> dict:
+    """summary.json's comparison with data, for a pack whose meta `calibration_targets` names a targets file:
+    `headline` (the model's value of every target, as its observation model measures it) and `targets`
+    (each beside its target value, role and source); {} for a pack without targets. `summary` is the run's
+    model-only summary (abm/summary.py), which some observation models read. The code that writes
+    summary.json adds this to it (abm/cli.py's run command: write_run(..., compare=comparison))."""
     targets_file = model.pack.raw.get("meta", {}).get("calibration_targets")
-    if targets_file:
-        head = headline(ts, summary=out, name=targets_file)
-        out["headline"] = head
-        out["targets"] = {k: {"model": head.get(k), "target": t["value"], "role": t["role"], "source": t["source"],
-                              **({"note": t["note"]} if "note" in t else {})}
-                          for k, t in load_targets(targets_file).items()}
-    return _finite(out)
+    if not targets_file:
+        return {}
+    head = headline(ts, summary=summary, name=targets_file)
+    out = {"headline": head,
+           "targets": {k: {"model": head.get(k), "target": t["value"], "role": t["role"], "source": t["source"],
+                           **({"note": t["note"]} if "note" in t else {})}
+                       for k, t in load_targets(targets_file).items()}}
+    return finite(out)
 
 
-def _processing_months(model) -> dict:
-    """Months from SMO registration to approval: median and quartiles (None before any approval)."""
-    if not model.approval_waits:
-        return {"median": None, "p25": None, "p75": None}
-    waits = np.array(model.approval_waits, dtype=float) * 7 / 30.44
-    return {"median": float(np.median(waits)), "p25": float(np.percentile(waits, 25)),
-            "p75": float(np.percentile(waits, 75))}
-
-
-def _route(model) -> dict:
-    """What the irregular route did to those who took it (whole run, burn-in included)."""
-    p = model.people
-    went, crossed = p.departed, p.crossed_darien
-    debt = p.debt[went]
-    return {
-        "travellers_smuggled_share": float(p.smuggler[went].mean()) if went.any() else None,
-        "travellers_in_debt_share": float((debt > 0).mean()) if went.any() else None,
-        "median_debt_usd_of_indebted": float(np.median(debt[debt > 0])) if (debt > 0).any() else None,
-        "darien_crossers_injured_share": float(p.injured[crossed].mean()) if crossed.any() else None,
-    }
-
-
-def _finite(x):
-    """JSON has no NaN: a ratio with no denominator is reported as null."""
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_finite(v) for v in x]
-    if isinstance(x, float) and not np.isfinite(x):
-        return None
-    return x
+def summary(model, ts: pd.DataFrame) -> dict:
+    """summary.json as `smo-abm run` writes it: the model-only summary (abm/summary.py) and, for packs with
+    calibration targets, their comparison."""
+    out = model_summary(model, ts)
+    return {**out, **comparison(model, ts, out)}

@@ -102,9 +102,9 @@ def measure(ts: pd.DataFrame, c: dict) -> float:
 def uses_targets(scenario_path, checks_path=None) -> bool:
     """Whether `validate` compares the pack's check targets (its meta calibration_targets, role "check")
     rather than a checks file: when no --checks is given and the pack names a targets file."""
-    from abm.scenario import load_scenario
+    from calibration.posterior import load_run
 
-    return checks_path is None and bool(load_scenario(scenario_path).pack.raw.get("meta", {}).get("calibration_targets"))
+    return checks_path is None and bool(load_run(scenario_path).pack.raw.get("meta", {}).get("calibration_targets"))
 
 
 def _target_run(args) -> dict:
@@ -112,18 +112,19 @@ def _target_run(args) -> dict:
     from abm.kernels import one_thread
     from abm.model import SafeMobilityModel
     from abm.outputs import timeseries
-    from abm.scenario import load_scenario
+    from calibration.posterior import load_run
     from calibration.abc import flat_simulated
     from calibration.observe import simulated
-    from calibration.targets import _processing_months, load_targets
+    from abm.summary import processing_months
+    from calibration.targets import load_targets
 
     one_thread()
     path, name, scale, seed, draw = args
     extra = [f"run.posterior_draw={draw}"] if draw is not None else []
-    m = SafeMobilityModel(load_scenario(path, scale=scale, seed=seed, overrides=extra))
+    m = SafeMobilityModel(load_run(path, scale=scale, seed=seed, overrides=extra))
     m.run()
     ts = timeseries(m)
-    out = flat_simulated(simulated(ts, load_targets(name, "check"), {"smo_processing_months": _processing_months(m)}))
+    out = flat_simulated(simulated(ts, load_targets(name, "check"), {"smo_processing_months": processing_months(m)}))
     m.release()
     return out
 
@@ -137,10 +138,10 @@ def validate_targets(scenario_path, seeds=(1, 2, 3), draws: int = 10, scale=None
 
     from tqdm import tqdm
 
-    from abm.scenario import load_scenario
+    from calibration.posterior import load_run
     from calibration.targets import load_targets
 
-    sc = load_scenario(scenario_path, scale=scale)
+    sc = load_run(scenario_path, scale=scale)
     name = sc.pack.raw["meta"]["calibration_targets"]
     targets = load_targets(name, "check")
     if not targets:
@@ -243,9 +244,9 @@ def validate(scenario_path, checks_path=None, seeds=(1, 2, 3), scale=None, progr
 
     from abm.model import SafeMobilityModel
     from abm.outputs import timeseries
-    from abm.scenario import load_scenario
+    from calibration.posterior import load_run
 
-    sc = load_scenario(scenario_path, scale=scale)
+    sc = load_run(scenario_path, scale=scale)
     if checks_path is None:
         name = sc.pack.raw.get("meta", {}).get("validation_checks")
         if not name:
@@ -262,7 +263,7 @@ def validate(scenario_path, checks_path=None, seeds=(1, 2, 3), scale=None, progr
                                                                    f"({sc.start} to {sc.end})")
     sims = {c["name"]: [] for c in spec["check"]}
     for seed in tqdm(seeds, desc="validation runs", unit="run", disable=not progress):
-        m = SafeMobilityModel(load_scenario(scenario_path, scale=scale, seed=seed))
+        m = SafeMobilityModel(load_run(scenario_path, scale=scale, seed=seed))
         m.run()
         ts = timeseries(m)
         m.release()

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from abm.errors import InputError
-from abm.scenario import Scenario, load_scenario
+from abm.scenario import Scenario
+from calibration.posterior import load_run
 
 from .design import BASELINE, load_experiment
 from .effects import effects
@@ -51,7 +52,7 @@ class Comparison:
 
 
 def scenario_setting(path: Path) -> Setting:
-    return Setting(f"scenario: {path.stem}", lambda seed, scale: load_scenario(path, seed=seed, scale=scale))
+    return Setting(f"scenario: {path.stem}", lambda seed, scale: load_run(path, seed=seed, scale=scale))
 
 
 def variant_setting(exp, variant: str) -> Setting:
@@ -65,7 +66,7 @@ def settings_for(baseline: Path, folder: Path | None = None) -> list[Setting]:
     included) of the experiment files there whose baseline is a scenario of that pack. Files that do not
     load are left out (`smo-abm experiment FILE` says what is wrong with them)."""
     folder = folder or baseline.parent
-    pack = load_scenario(baseline).pack.path
+    pack = load_run(baseline).pack.path
     scenarios, variants = [], []
     for f in sorted(folder.glob("*.toml")):
         if f.resolve() == baseline.resolve():
@@ -74,12 +75,12 @@ def settings_for(baseline: Path, folder: Path | None = None) -> list[Setting]:
             exp = load_experiment(f)
         except InputError:
             try:
-                if load_scenario(f).pack.path == pack:
+                if load_run(f).pack.path == pack:
                     scenarios.append(scenario_setting(f))
             except InputError:
                 pass
             continue
-        if load_scenario(exp.baseline_path).pack.path == pack:
+        if load_run(exp.baseline_path).pack.path == pack:
             variants.extend(variant_setting(exp, v) for v in exp.names)
     return [Setting("baseline", scenario_setting(baseline).make)] + scenarios + variants
 

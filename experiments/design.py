@@ -40,8 +40,9 @@ from abm.folders import plain_name
 from abm.memory import check_fits
 from abm.pack import check_overrides, deep_merge, load_pack, read_pack_dir, read_toml, resolve_pack_dir
 from abm.policy import parse_date
-from abm.scenario import Scenario, read_scenario_data, scenario_from_data
+from abm.scenario import Scenario, read_scenario_data
 from calibration import posterior
+from calibration.posterior import run_from_data
 
 from .measures import OUTPUTS, crossings_of
 
@@ -120,7 +121,7 @@ class Experiment:
             data["run"]["seed"] = seed
         where = self.path if variant == BASELINE else f"{self.path} (variant {variant!r})"
         try:
-            return scenario_from_data(data, self.baseline_path)
+            return run_from_data(data, self.baseline_path)
         except InputError as e:
             raise InputError(where, e.field, f"{e.message} (in the scenario built from {e.file})") from None
 

@@ -8,7 +8,7 @@ import pytest
 from abm.kernels import one_thread
 from abm.model import SafeMobilityModel
 from abm.outputs import timeseries
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "experiments" / "baseline.toml"
@@ -20,7 +20,7 @@ SMALL = 0.001
 
 def run_model(path=BASELINE, **kw):
     overrides = kw.pop("overrides", None)
-    sc = load_scenario(path, overrides=overrides, **kw)
+    sc = load_run(path, overrides=overrides, **kw)
     m = SafeMobilityModel(sc)
     m.run()
     m.release()

@@ -13,7 +13,7 @@ import pytest
 from abm import border, darien
 from abm.model import SafeMobilityModel
 from abm.policy import Policy, Timeline
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from agents.states import State
 
 from conftest import BASELINE, DEFAULT_SCALE
@@ -23,7 +23,7 @@ N = 200  # constructed people per group
 
 @pytest.fixture
 def m():
-    model = SafeMobilityModel(load_scenario(BASELINE, scale=0.001, seed=7))
+    model = SafeMobilityModel(load_run(BASELINE, scale=0.001, seed=7))
     yield model
     model.release()
 

@@ -10,7 +10,7 @@ import pytest
 
 from abm.cli import main
 from abm.errors import InputError
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from calibration import posterior
 from calibration.abc import flat_observed, load_priors, make_distance, run_abc, z_scores
 from calibration.check import parameters_table, targets_table
@@ -106,7 +106,7 @@ def test_check_tables():
 
 def test_runs_use_the_posterior_point_by_default():
     point = posterior.point()
-    sc = load_scenario(BASELINE)
+    sc = load_run(BASELINE)
     for key, v in point.items():
         sec, name = key.split(".")
         assert getattr(sc, sec)[name] == pytest.approx(v)
@@ -114,22 +114,22 @@ def test_runs_use_the_posterior_point_by_default():
     # scenario values and --set still win; use_posterior=false gives the hand-set defaults
     key = next(iter(point))
     sec, name = key.split(".")
-    sc = load_scenario(BASELINE, overrides=[f"{key}=0.3"])
+    sc = load_run(BASELINE, overrides=[f"{key}=0.3"])
     assert getattr(sc, sec)[name] == 0.3
     from abm.params import defaults
 
-    sc = load_scenario(BASELINE, overrides=["run.use_posterior=false"])
+    sc = load_run(BASELINE, overrides=["run.use_posterior=false"])
     assert getattr(sc, sec)[name] == defaults()[sec][name]
-    d1 = load_scenario(BASELINE, overrides=["run.posterior_draw=3"]).resolved()["calibration"]
-    d2 = load_scenario(BASELINE, overrides=["run.posterior_draw=3"]).resolved()["calibration"]
+    d1 = load_run(BASELINE, overrides=["run.posterior_draw=3"]).resolved()["calibration"]
+    d2 = load_run(BASELINE, overrides=["run.posterior_draw=3"]).resolved()["calibration"]
     assert d1 == d2 and d1["values"] == "draw 3"
 
 
 def test_bad_posterior_settings_are_input_errors(capsys):
     with pytest.raises(InputError, match="posterior_draw"):
-        load_scenario(BASELINE, overrides=["run.posterior_draw=-1"])
+        load_run(BASELINE, overrides=["run.posterior_draw=-1"])
     with pytest.raises(InputError, match="use_posterior"):
-        load_scenario(BASELINE, overrides=["run.use_posterior=3"])
+        load_run(BASELINE, overrides=["run.use_posterior=3"])
     assert main(["calibrate", "--check", "--check-scale", "2"]) == 2
     assert "--check-scale" in capsys.readouterr().err
 

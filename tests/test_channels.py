@@ -20,7 +20,7 @@ from abm.model import SafeMobilityModel
 from abm.outputs import timeseries
 from abm.pack import CHANNELS, load_pack
 from abm.policy import KINDS
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from agents.states import IS_RESIDENT, State
 from tests.conftest import BASELINE, DEFAULT_SCALE, ROOT, TESTLAND, ensemble
 
@@ -29,7 +29,7 @@ ALL_OFF = [f"information.hear_{c}=0" for c in CHANNELS]
 
 
 def model(overrides=(), scale=SCALE, seed=1):
-    return SafeMobilityModel(load_scenario(TESTLAND, scale=scale, seed=seed, overrides=list(overrides)))
+    return SafeMobilityModel(load_run(TESTLAND, scale=scale, seed=seed, overrides=list(overrides)))
 
 
 def draw(m):
@@ -116,7 +116,7 @@ def test_announcing_on_a_channel_the_pack_lacks_is_an_error(tmp_path):
     f = tmp_path / "bad.toml"
     f.write_text(text.replace('channels = ["official", "social"]', 'channels = ["official", "television"]'))
     with pytest.raises(InputError, match="unknown channel 'television'") as e:
-        load_scenario(f)
+        load_run(f)
     assert str(f) in str(e.value) and ".channels" in str(e.value)
 
 

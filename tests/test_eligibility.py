@@ -11,14 +11,14 @@ import pytest
 from abm import parole, smo
 from abm.model import SafeMobilityModel
 from abm.policy import Policy
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from agents.population import day_number
 from agents.states import Status
 from tests.conftest import BASELINE
 
 
 def stepped_to(date: str, scale=0.0002):
-    m = SafeMobilityModel(load_scenario(BASELINE, scale=scale, seed=5))
+    m = SafeMobilityModel(load_run(BASELINE, scale=scale, seed=5))
     target = dt.date.fromisoformat(date)
     while m.date + dt.timedelta(days=6) < target:
         m.step()

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from tests.conftest import ROOT, run_model
 
 # scenario files (experiment files, with an [experiment] table, are tested in test_experiment_runner.py)
@@ -12,13 +12,13 @@ EXPERIMENTS = sorted(p for p in (ROOT / "experiments").glob("*.toml") if "[exper
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
 def test_scenario_is_valid(path: Path):
-    sc = load_scenario(path)
+    sc = load_run(path)
     assert sc.name == path.stem
     assert sc.policies
 
 
 def test_open_access_changes_the_offices_rules():
-    sc = load_scenario(ROOT / "experiments" / "open_access.toml")
+    sc = load_run(ROOT / "experiments" / "open_access.toml")
     col = sc.pack.offices["Colombia"]
     assert not col["presence_cutoff"] and not col["regular_status_required"] and col["walk_in"]
 

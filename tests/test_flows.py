@@ -14,7 +14,7 @@ from abm.errors import InputError
 from abm.model import SafeMobilityModel
 from abm.outputs import timeseries
 from abm.pack import PACKS_DIR, load_pack
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from agents.states import IS_RESIDENT, State
 from calibration.targets import total
 from conftest import BASELINE
@@ -36,7 +36,7 @@ def default_runs():
     """The baseline at the default scale, seeds 1-5: (model, time series) per seed."""
     out = []
     for s in SEEDS:
-        m = _run(load_scenario(BASELINE, scale=DEFAULT_SCALE, seed=s))
+        m = _run(load_run(BASELINE, scale=DEFAULT_SCALE, seed=s))
         out.append((m, timeseries(m)))
     return out
 
@@ -112,7 +112,7 @@ def _books_agree(m):
 
 
 def test_move_place_keeps_stocks_cells_and_routes_consistent():
-    m = SafeMobilityModel(load_scenario(BASELINE, scale=0.001, seed=7))
+    m = SafeMobilityModel(load_run(BASELINE, scale=0.001, seed=7))
     for _ in range(60):  # into mid 2023: people waiting, preparing, travelling, aware and registered
         m.step()
     p = m.people
@@ -193,7 +193,7 @@ def test_people_in_transit_register_at_guatemala_only_where_allowed(default_runs
         gt = m.pack.place_index("Guatemala")
         moved = p.ever_registered & p.crossed_darien & (p.place == gt)
         assert moved.sum() > 0
-    sc = load_scenario(BASELINE, scale=DEFAULT_SCALE, seed=1,
+    sc = load_run(BASELINE, scale=DEFAULT_SCALE, seed=1,
                        overrides=["pack.offices.Guatemala.transit_registration=false"])
     ts = timeseries(_run(sc))
     assert total(ts, "transit_registrations", "2000", "2100") == 0
@@ -205,7 +205,7 @@ def test_may_2024_expansions_now_act(default_runs):
     nats = ["Honduras", "El Salvador", "Ecuador"]
     for _, ts in default_runs[:3]:
         assert total(ts, "smo_registrations", "2024-05-01", "2025-01-01", nationality=nats) > 0
-    sc = load_scenario(BASELINE, scale=DEFAULT_SCALE, seed=1)
+    sc = load_run(BASELINE, scale=DEFAULT_SCALE, seed=1)
     sc.policies = [q for q in sc.policies if not (q.kind == "smo_nationalities" and q.date == EXPANSION_DAY)]
     ts = timeseries(_run(sc))
     assert total(ts, "smo_registrations", "2000", "2100", nationality=nats) == 0

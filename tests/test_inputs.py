@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from abm.cli import main
 from abm.errors import InputError
 from abm.pack import PACKS_DIR
-from abm.scenario import CLI, Scenario, load_scenario
+from abm.scenario import CLI, Scenario
+from calibration.posterior import load_run
 from tests.conftest import BASELINE, TESTLAND
 
 with open(BASELINE, "rb") as _f:
@@ -396,7 +397,7 @@ VALUES = st.one_of(
 @given(key=st.sampled_from(KEYS), value=VALUES)
 def test_garbage_values_give_a_clean_error_or_a_valid_scenario(key, value):
     try:
-        sc = load_scenario(BASELINE, overrides=[f"{key}={value}"])
+        sc = load_run(BASELINE, overrides=[f"{key}={value}"])
     except InputError as e:
         assert e.field and e.message
         assert "\n" not in f"error: {e}"  # one line, even when the value holds a newline

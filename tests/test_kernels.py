@@ -9,7 +9,7 @@ from abm.clocks import NEVER, Clock
 from abm.contacts import C, Sources, silence, silenced, view
 from abm.crn import _GOLDEN, Streams, _mix
 from abm.model import SafeMobilityModel
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from agents.population import VOICE
 from agents.states import SmoStage, State
 from tests.conftest import BASELINE
@@ -18,7 +18,7 @@ from tests.conftest import BASELINE
 @pytest.fixture(scope="module")
 def model():
     """A small baseline run into the SMOs' first months, so that people are aware, waiting, deciding."""
-    m = SafeMobilityModel(load_scenario(BASELINE, scale=0.002, seed=4))
+    m = SafeMobilityModel(load_run(BASELINE, scale=0.002, seed=4))
     for _ in range(m.spinup + 60):
         m.step()
     yield m

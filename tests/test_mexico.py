@@ -11,7 +11,7 @@ from abm import mexico
 from abm.errors import InputError
 from abm.model import SafeMobilityModel
 from abm.outputs import timeseries
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from agents.population import NOT_REGISTERED
 from agents.states import IS_RESIDENT, State
 from tests.conftest import BASELINE, SMALL, TESTLAND
@@ -37,7 +37,7 @@ def _scenario(tmp_path, policies: str = "", mexico_table: str = MEXICO, name="me
 
 
 def _model(tmp_path, policies: str = "", scale=0.02, seed=5, **kw):
-    return SafeMobilityModel(load_scenario(_scenario(tmp_path, policies, **kw), scale=scale, seed=seed))
+    return SafeMobilityModel(load_run(_scenario(tmp_path, policies, **kw), scale=scale, seed=seed))
 
 
 def _policy(date, kind, **fields):
@@ -62,7 +62,7 @@ def _put_in_mexico(m, n, registered_weeks=None):
 def test_baseline_appointments_per_day_by_date():
     """The baseline's timeline: closed before 18 January 2023, exceptions only until 12 May 2023, then
     1,000, 1,250 and 1,450 a day for everyone, and nothing from 20 January 2025."""
-    sc = load_scenario(BASELINE, overrides=["run.end=2025-03-01"], scale=SMALL, seed=1)
+    sc = load_run(BASELINE, overrides=["run.end=2025-03-01"], scale=SMALL, seed=1)
     m = SafeMobilityModel(sc)
     seen = {}
     for day in ("2022-12-01", "2023-02-01", "2023-05-20", "2023-06-10", "2023-07-10", "2024-06-01", "2025-02-01"):
@@ -270,15 +270,15 @@ def test_with_mexico_arrivals_stop_in_the_north_first(tmp_path):
 ])
 def test_bad_mexico_tables_are_errors_naming_the_field(tmp_path, table, field):
     with pytest.raises(InputError) as e:
-        load_scenario(_scenario(tmp_path, mexico_table=table))
+        load_run(_scenario(tmp_path, mexico_table=table))
     assert field in str(e.value)
 
 
 def test_cbp_one_policies_need_the_mexico_table_and_a_known_scope(tmp_path):
     with pytest.raises(InputError, match=r"\[mexico\]"):
-        load_scenario(_scenario(tmp_path, _policy("2030-01-01", "cbp_one_close"), mexico_table=""))
+        load_run(_scenario(tmp_path, _policy("2030-01-01", "cbp_one_close"), mexico_table=""))
     with pytest.raises(InputError, match="scope"):
-        load_scenario(_scenario(tmp_path, _policy("2030-01-01", "cbp_one_open", scope="some", appointments_per_day=1.0)))
+        load_run(_scenario(tmp_path, _policy("2030-01-01", "cbp_one_open", scope="some", appointments_per_day=1.0)))
     with pytest.raises(InputError, match="p_caught_week"):
-        load_scenario(_scenario(tmp_path, _policy("2030-01-01", "mexico_enforcement", p_caught_week=2.0,
+        load_run(_scenario(tmp_path, _policy("2030-01-01", "mexico_enforcement", p_caught_week=2.0,
                                                   weeks_lost=1, cost_usd=1.0)))

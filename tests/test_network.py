@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 from abm.crn import Streams
 from abm.darien import Routes
 from abm.params import defaults
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from agents.network import build_network
 from agents.population import build_people
 from tests.conftest import BASELINE
@@ -24,7 +24,7 @@ SCALE = 0.002     # about 29,000 people in 19 communities, the largest about 6,1
 
 @pytest.fixture(scope="module")
 def people():
-    sc = load_scenario(BASELINE, scale=SCALE)
+    sc = load_run(BASELINE, scale=SCALE)
     return build_people(sc.pack, sc.scale, sc.start, sc.n_weeks, Streams(1), dict(sc.behaviour),
                         dict(sc.information), Routes(sc.pack).option_names)
 

@@ -5,7 +5,7 @@ import pytest
 
 from abm.model import SafeMobilityModel
 from abm.pack import PACKS_DIR, load_pack, read_toml
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from tests.conftest import ROOT
 
 PACKS = sorted(p.name for p in PACKS_DIR.iterdir() if p.is_dir() and list(p.glob("*.toml")))
@@ -17,7 +17,7 @@ def _scenarios_of(pack: str):
     out = []
     for p in SCENARIOS:
         try:
-            sc = load_scenario(p)
+            sc = load_run(p)
         except Exception:  # noqa: BLE001 - scenario files are tested elsewhere
             continue
         if sc.pack.path.name == pack:
@@ -37,9 +37,9 @@ def test_pack_validates_and_every_figure_has_a_source(pack):
 def test_pack_runs_a_short_simulation(pack):
     scenarios = _scenarios_of(pack)
     assert scenarios, f"no scenario in experiments/ or tests/data/ uses the pack {pack!r}"
-    sc = load_scenario(scenarios[0], scale=0.002, seed=3)
+    sc = load_run(scenarios[0], scale=0.002, seed=3)
     end = min(sc.end, sc.start + dt.timedelta(weeks=26))
-    sc = load_scenario(scenarios[0], scale=0.002, seed=3, overrides=[f"run.end={end.isoformat()}"])
+    sc = load_run(scenarios[0], scale=0.002, seed=3, overrides=[f"run.end={end.isoformat()}"])
     m = SafeMobilityModel(sc)
     m.run()
     m.release()

@@ -12,7 +12,7 @@ import pytest
 
 from abm.model import SafeMobilityModel
 from abm.outputs import timeseries
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from tests.conftest import BASELINE
 
 # a year around the parole pause and the SMOs' first months, at a scale the per-agent step can afford
@@ -22,7 +22,7 @@ OUTCOMES = ("darien_crossings", "border_arrivals", "parole_arrivals", "smo_regis
 
 
 def outcomes(seed: int, reference: bool) -> dict:
-    m = SafeMobilityModel(load_scenario(BASELINE, scale=SCALE, seed=seed, overrides=WINDOW), reference=reference)
+    m = SafeMobilityModel(load_run(BASELINE, scale=SCALE, seed=seed, overrides=WINDOW), reference=reference)
     m.run()
     m.release()
     ts = timeseries(m)

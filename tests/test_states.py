@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from abm.model import SafeMobilityModel
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from agents.states import ParoleStage, SmoStage, State
 from tests.conftest import BASELINE
 
@@ -14,7 +14,7 @@ ACTIVE_PAROLE = (ParoleStage.CONSIDERING, ParoleStage.APPLIED, ParoleStage.AUTHO
 @pytest.fixture(scope="module")
 def weekly_states():
     """States of every person at the end of every week of a small baseline run."""
-    m = SafeMobilityModel(load_scenario(BASELINE, scale=0.0005, seed=11))
+    m = SafeMobilityModel(load_run(BASELINE, scale=0.0005, seed=11))
     snaps = []
     while m.running:
         m.step()

@@ -20,7 +20,8 @@ import abm.memory
 from abm.cli import main
 from abm.errors import InputError
 from abm.pack import MAX_INPUT_BYTES, PACKS_DIR, SCHEMA, Names, Rows, Table, check_keys, read_pack_dir
-from abm.scenario import CLI, load_scenario
+from abm.scenario import CLI
+from calibration.posterior import load_run
 from calibration import posterior
 from experiments.design import load_experiment
 from tests.conftest import BASELINE, ROOT, TESTLAND
@@ -135,7 +136,7 @@ def test_a_complete_new_office_in_a_place_of_the_pack_is_accepted(tmp_path):
     pack): a partial one merges onto nothing, which is a typo (see abm/pack.py Names)."""
     fields = ("weekly_quota = 5\nassess_per_week = 5\npresence_cutoff = false\nregular_status_required = false\n"
               f"host_nationals_eligible = false\nsources = {{ weekly_quota = {SRC}, assess_per_week = {SRC} }}\n")
-    sc = load_scenario(scenario(tmp_path, "[pack.offices.Delta]\n" + fields))
+    sc = load_run(scenario(tmp_path, "[pack.offices.Delta]\n" + fields))
     assert sc.pack.offices["Delta"]["weekly_quota"] == 5
 
 
@@ -251,7 +252,7 @@ def test_pack_needing_22_gib_is_refused_on_a_24_gib_machine(tmp_path, capsys, mo
 
 def test_full_scale_baseline_still_fits_this_machine(monkeypatch):
     monkeypatch.setattr(abm.memory, "available_bytes", lambda: 23 * GiB)
-    sc = load_scenario(BASELINE, scale=1)
+    sc = load_run(BASELINE, scale=1)
     need = abm.memory.peak_bytes(abm.memory.expected_agents(sc.pack, sc.scale, sc.n_weeks))
     assert 5.0 * GiB < need < 5.5 * GiB  # docs/performance.md measured 5,419 MB
 
@@ -313,7 +314,7 @@ def test_posterior_draw_out_of_range(tmp_path, capsys):
     for k in (n, 1_000_000_000_000):
         rejected(tmp_path, capsys, ["run", str(BASELINE), "--posterior-draw", str(k)], "command line", "--posterior-draw",
                  f"posterior has {n} draws (0..{n - 1})")
-    assert load_scenario(BASELINE, overrides=[f"run.posterior_draw={n - 1}"]).calibration["values"] == f"draw {n - 1}"
+    assert load_run(BASELINE, overrides=[f"run.posterior_draw={n - 1}"]).calibration["values"] == f"draw {n - 1}"
 
 
 def test_experiment_with_more_draws_than_the_posterior_is_refused(tmp_path, capsys):
@@ -342,7 +343,7 @@ def test_experiment_warns_once_per_late_policy_not_per_variant(tmp_path, capsys)
 
 
 def test_policy_before_the_run_is_no_warning(tmp_path, capsys):
-    load_scenario(TESTLAND)  # border_expel on 2029-06-01 applies in the first week, as intended
+    load_run(TESTLAND)  # border_expel on 2029-06-01 applies in the first week, as intended
     assert capsys.readouterr().err == ""
 
 
@@ -435,7 +436,7 @@ def test_any_misspelt_set_key_is_named(case):
     if bad == keys or not bad[level]:
         return
     try:
-        load_scenario(TESTLAND, overrides=[f"pack.{'.'.join(bad)}={value}"])
+        load_run(TESTLAND, overrides=[f"pack.{'.'.join(bad)}={value}"])
     except InputError as e:
         assert e.file == CLI
         assert e.field == "pack." + ".".join(bad[:level + 1]), (e.field, bad)
@@ -454,7 +455,7 @@ def test_every_shipped_file_still_loads(path):
         exp = load_experiment(path, replicates=1, draws=0)
         assert exp.names[0] == "baseline" and len(exp.names) > 1
     else:
-        assert load_scenario(path).pack.groups
+        assert load_run(path).pack.groups
 
 
 @pytest.mark.parametrize("pack", ["americas", "europe", "testland"])

@@ -72,9 +72,9 @@ def test_the_distance_ignores_check_figures():
 def test_calibration_code_names_no_date_place_or_nationality_in_its_measurements():
     """The measurements live in targets.toml: calibration/targets.py and observe.py hold no date literal and
     no name of a place or nationality of the Americas pack."""
-    from abm.scenario import load_scenario
+    from calibration.posterior import load_run
 
-    pack = load_scenario(ROOT / "experiments" / "baseline.toml").pack
+    pack = load_run(ROOT / "experiments" / "baseline.toml").pack
     names = set(pack.places) | set(pack.nationalities)
     for f in ("targets.py", "observe.py"):
         text = (ROOT / "calibration" / f).read_text()

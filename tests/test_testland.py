@@ -18,7 +18,7 @@ from abm.cli import main
 from abm.model import METRICS
 from abm.outputs import timeseries
 from abm.pack import PACKS_DIR, load_pack
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from agents.states import State
 from tests.conftest import TESTLAND, run_model
 
@@ -41,7 +41,7 @@ def by_cell(ts, metric):
 
 
 def test_pack_is_its_own_and_shares_no_names_with_the_americas():
-    sc = load_scenario(TESTLAND)
+    sc = load_run(TESTLAND)
     pack = sc.pack
     assert pack.path == (PACKS_DIR / "testland").resolve()
     assert set(pack.nationalities) == NATS

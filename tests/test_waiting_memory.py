@@ -10,7 +10,7 @@ from abm import decisions, information, kernels, parole, smo, waiting
 from abm.contacts import unique_ids
 from abm.model import SafeMobilityModel
 from abm.outputs import timeseries
-from abm.scenario import load_scenario
+from calibration.posterior import load_run
 from agents.population import GAVE_UP, GAVE_UP_COLUMN, VOICE
 from agents.states import Intent, Option, ParoleStage, SmoStage, State
 from calibration.targets import summary
@@ -20,7 +20,7 @@ RESIDENTS = (State.INTEGRATING, State.WAITING_SMO, State.WAITING_PAROLE, State.P
 
 
 def _model(seed=4, weeks=60, scale=0.002):
-    m = SafeMobilityModel(load_scenario(BASELINE, scale=scale, seed=seed))
+    m = SafeMobilityModel(load_run(BASELINE, scale=scale, seed=seed))
     for _ in range(m.spinup + weeks):
         m.step()
     return m
@@ -236,7 +236,7 @@ def test_compiled_choice_applies_the_memory(model):
 def test_no_return_without_new_information():
     """Week by week in a run: whoever enters a wait on a pathway they had given up was renewed that week
     (a contact's success last week, or an announcement this week)."""
-    m = SafeMobilityModel(load_scenario(BASELINE, scale=0.002, seed=2))
+    m = SafeMobilityModel(load_run(BASELINE, scale=0.002, seed=2))
     p, a = m.people, m.adj
     returns = 0
     for _ in range(m.spinup + 70):
@@ -272,7 +272,7 @@ def test_summary_reports_the_distribution_in_people():
     for marks in (True, False):
         once = twice = 0
         for seed in (1, 2, 3):
-            sc = load_scenario(BASELINE, scale=0.002, seed=seed)
+            sc = load_run(BASELINE, scale=0.002, seed=seed)
             m = SafeMobilityModel(sc)
             if not marks:
                 m.people.renew = lambda idx, topic, announced=None: None
