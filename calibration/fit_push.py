@@ -1,10 +1,11 @@
 """Set the prior of each nationality's `push` so that flows match the observed totals.
 
 For each nationality the `push` of all its groups is shifted by damping * ln(target / model), where
-the target is its FY2023 border encounters (002 s3.2 Table 1), or for Venezuelans and Haitians their 2023
-Darien crossings (002 s6.2; americas_context.toml for Haitians, whose Border Patrol encounters miss them), and the model value is the mean over a few seeds at the default scale. Two or
-three passes converge to within a few percent. This sets a starting point (a prior centre) for
-issue 4's Bayesian calibration; it is not that calibration.
+the target is the fit target of targets.toml marked `fits_push` for that nationality (a one-nationality
+total before a table by nationality: today FY2023 border encounters, 002 s3.2 Table 1, and for Venezuelans
+and Haitians their 2023 Darien crossings), and the model value is the mean over a few seeds at the default
+scale. Two or three passes converge to within a few percent. A fitting step: it reads only fit targets.
+The ABC (calibration/abc.py) then fits behaviour with the push held where this step left it.
 
     python -m calibration.fit_push [--passes 2] [--seeds 2] [--write]
 
@@ -27,33 +28,35 @@ from calibration.targets import headline, load_targets
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "experiments" / "baseline.toml"
 POPULATIONS = ROOT / "abm" / "packs" / "americas" / "populations.toml"
-#: nationalities matched to Darien crossings rather than border encounters, and their target in targets.toml
-DARIEN_TARGETS = {"Venezuela": "darien_venezuela_2023", "Haiti": "darien_haiti_2023"}
+def push_targets(targets: dict) -> dict[str, tuple[str, str | None]]:
+    """{nationality: (target, key in its table or None)} for the fit targets marked fits_push: a
+    one-nationality total takes precedence over a table by nationality."""
+    out = {}
+    for k, t in targets.items():
+        if t.get("fits_push") and isinstance(t["value"], dict):
+            for n in t["value"]:
+                out.setdefault(n, (k, n))
+    for k, t in targets.items():
+        if t.get("fits_push") and not isinstance(t["value"], dict):
+            out[t["observe"]["nationalities"][0]] = (k, None)
+    return out
 
 
 def observed() -> dict[str, float]:
     t = load_targets(role="fit")  # a fitting step: it reads only fit targets
-    out = {k: float(v) for k, v in t["border_encounters_fy2023"]["value"].items()}
-    for n, key in DARIEN_TARGETS.items():
-        out[n] = float(t[key]["value"])
-    return out
+    return {n: float(t[k]["value"] if sub is None else t[k]["value"][sub]) for n, (k, sub) in push_targets(t).items()}
 
 
 def simulated(seeds) -> dict[str, float]:
+    which = push_targets(load_targets(role="fit"))
     res: dict[str, list] = {}
     for s in seeds:
         m = SafeMobilityModel(load_run(BASELINE, seed=s))
         m.run()
         m.release()
         head = headline(timeseries(m), role="fit")  # each figure measured as targets.toml says
-        for n in m.pack.nationalities:
-            if n in DARIEN_TARGETS:
-                v = head[DARIEN_TARGETS[n]]
-            elif n in head["border_encounters_fy2023"]:
-                v = head["border_encounters_fy2023"][n]
-            else:
-                continue
-            res.setdefault(n, []).append(v)
+        for n, (k, sub) in which.items():
+            res.setdefault(n, []).append(head[k] if sub is None else head[k][sub])
     return {k: float(np.mean(v)) for k, v in res.items()}
 
 

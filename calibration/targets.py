@@ -31,7 +31,7 @@ def pause_date(name: str = "targets.toml") -> dt.date:
 
 ROLES = ("fit", "check")
 TARGET_FIELDS = ("role", "value", "kind", "source", "note", "measure", "error", "error_why", "weight", "weight_why",
-                 "conflict", "left_out", "role_why", "observe")
+                 "conflict", "left_out", "role_why", "observe", "fits_push")
 
 
 def load_targets(name: str = "targets.toml", role: str | None = None) -> dict:
@@ -59,6 +59,11 @@ def load_targets(name: str = "targets.toml", role: str | None = None) -> dict:
         if by != isinstance(t["value"], dict):
             raise InputError(path, f"{k}.value", "a table by nationality exactly when observe.by = \"nationality\"")
         t = dict(t, observe=check_spec(t["observe"], path, f"{k}.observe", METRICS))
+        if t.get("fits_push", False) is not False:
+            one = len(t["observe"].get("nationalities", [])) == 1
+            if t["fits_push"] is not True or t["role"] != "fit" or t["observe"]["statistic"] != "total" or not (one or by):
+                raise InputError(path, f"{k}.fits_push", "only true, on a fit target that is a total of one "
+                                                         "nationality or a table by nationality")
         if role is None or t["role"] == role:
             out[k] = t
     if role is not None and role not in ROLES:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from abm.kernels import one_thread
@@ -56,20 +57,42 @@ def default_ensemble():
     return ensemble(DEFAULT_SCALE, SEEDS)
 
 
+def _figures_member(args):
+    from calibration.targets import agreement_figures
+
+    return {k: float(v) for k, v in agreement_figures(_ensemble_member(args)).items()}
+
+
+def figures(scale: float, seeds, overrides=None, path=BASELINE) -> list[dict]:
+    """The agreement figures (calibration.targets.agreement_figures) of several seeds, two at a time."""
+    from multiprocessing import get_context
+
+    with get_context("fork").Pool(2, initializer=one_thread) as pool:
+        return pool.map(_figures_member, [(path, scale, s, overrides) for s in seeds])
+
+
 @pytest.fixture(scope="session")
-def half_scale_ensemble():
-    return ensemble(DEFAULT_SCALE / 2, SEEDS)
+def paired_default():
+    """The agreement figures at a fifth of the default scale, seeds 1..N (tests/power.py): one side of
+    the paired tests of test_scale and test_catch_up."""
+    from tests.power import N_SEEDS, SCALE_A
+
+    return figures(SCALE_A, range(1, N_SEEDS + 1))
 
 
-def assert_figures_agree(runs_a, runs_b, label_a: str, label_b: str) -> dict:
-    """Welch t-test per headline figure (calibration.targets.agreement_figures) of two ensembles' time
-    series; each must have p > 0.001 (six figures: family-wise false alarm under agreement at most
-    0.6%). Prints the means (pytest -s) and returns the welch results."""
-    from calibration.targets import agreement_figures, welch
+def assert_paired_agree(runs_a, runs_b, label_a: str, label_b: str, alpha: float | None = None) -> dict:
+    """Paired t-test per agreement figure of two sets of runs with the same seeds (runs_a[i] and
+    runs_b[i] share people, network and draws): each must have p > alpha / figures (Bonferroni: family-
+    wise false alarm under no bias at most alpha, tests.power.ALPHA). Prints the differences (pytest -s)
+    and returns tests.power.paired_test's results."""
+    from tests.power import ALPHA, paired_test
 
-    res = welch([agreement_figures(ts) for ts in runs_a], [agreement_figures(ts) for ts in runs_b])
-    for k, (x, y, p) in res.items():
-        print(f"{k:32s} {label_a}: {x.mean():12.3f} sd {x.std(ddof=1):9.3f} | {label_b}: {y.mean():12.3f} "
-              f"sd {y.std(ddof=1):9.3f} | p = {p:.3f}")
-        assert p > 0.001, (k, x.mean(), y.mean(), p)
+    alpha = ALPHA if alpha is None else alpha
+    res = paired_test(runs_a, runs_b, alpha)
+    for k, (d, se, t, p, ok) in res.items():
+        mean = np.mean([r[k] for r in runs_a])
+        print(f"{k:32s} {label_a}: {mean:12.4g}  {label_a} - {label_b}: {d:+11.4g} (se {se:9.3g}, t {t:+6.2f}, "
+              f"p = {p:.4f})")
+    bad = {k: v for k, v in res.items() if not v[4]}
+    assert not bad, (f"{label_a} vs {label_b}: p <= {alpha / len(res):.4f}", bad)
     return res

@@ -247,7 +247,6 @@ def test_heard_stocks_are_outputs_that_count_the_residents_who_heard():
 
 # --- the pause ---
 
-@pytest.mark.slow
 def test_the_route_channel_carries_the_pause():
     """Mechanism (docs/ODD.md, Channels): with nobody hearing from smugglers and other migrants, the
     Venezuelan fall after 2022-10-12 is gone (measured pooled over 5 seeds: a drop of -0.02), so crossings

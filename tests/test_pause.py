@@ -55,7 +55,6 @@ def test_every_seed_pauses(default_ensemble):
         assert window_ratio(ts, "darien_crossings", ANNOUNCED, nationality="Venezuela") < 0.45
 
 
-@pytest.mark.slow
 def test_no_pause_without_the_parole_option():
     """Mechanism: withdraw the October parole process the day it opens (the expulsion announcement
     stays, on the same channels): crossings no longer fall to 40%, nor half way."""
@@ -64,7 +63,6 @@ def test_no_pause_without_the_parole_option():
     assert r > 0.5
 
 
-@pytest.mark.slow
 def test_no_recovery_without_learning_the_rules():
     """Mechanism: if nobody can learn parole's requirements, people keep waiting and crossings stay low."""
     tss = ensemble(DEFAULT_SCALE, (1, 2), overrides=["information.wom_rules=0", "information.official_rules=0",

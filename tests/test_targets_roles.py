@@ -76,7 +76,7 @@ def test_calibration_code_names_no_date_place_or_nationality_in_its_measurements
 
     pack = load_run(ROOT / "experiments" / "baseline.toml").pack
     names = set(pack.places) | set(pack.nationalities)
-    for f in ("targets.py", "observe.py"):
+    for f in ("targets.py", "observe.py", "fit_push.py", "abc.py"):
         text = (ROOT / "calibration" / f).read_text()
         assert not re.search(r"\b(19|20)\d\d-\d\d-\d\d\b|dt\.date\(\d", text), f
         for n in names:
