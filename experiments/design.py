@@ -2,8 +2,8 @@
 
 An experiment file (TOML) has three parts; `eligibility_expansion.toml` is a worked example.
 
-    [experiment]   name, description, replicates, draws (posterior draws; 0 = the point estimate),
-                   seed, scale (default: the baseline scenario's), window = {start, end} (the dates
+    [experiment]   name, description, replicates, draws (posterior draws; 0 = the point estimate; default
+                   DEFAULT_DRAWS when the baseline has a posterior, else 0), seed, scale (default: the baseline scenario's), window = {start, end} (the dates
                    outputs are counted over; default the whole run), outputs (default: all of
                    experiments.measures.OUTPUTS)
     [baseline]     scenario = "baseline.toml" (a scenario file, relative to the experiment file), and
@@ -46,6 +46,7 @@ from calibration.posterior import run_from_data
 
 from .measures import OUTPUTS, crossings_of
 
+DEFAULT_DRAWS = 4   # posterior draws of an experiment whose file does not say (issue 17: parameter uncertainty by default)
 EXPERIMENT_FIELDS = {"name", "description", "replicates", "draws", "seed", "scale", "window", "outputs"}
 CHANGE_FIELDS = {"behaviour", "information", "network", "pack", "policy", "drop_policy", "multiply", "scale_policy",
                  "combine"}
@@ -178,7 +179,9 @@ def load_experiment(path, replicates: int | None = None, draws: int | None = Non
         raise InputError(path, "experiment.name", f"must be letters, digits, '_', '-' or '.', not {name!r}")
     plain_name(path, "experiment.name", name)  # it names the folder results/experiments/<name>
     reps = _int(path, "experiment.replicates", head.get("replicates", 10), 1, 10_000)
-    ndraws = _int(path, "experiment.draws", head.get("draws", 0), 0, 10_000)
+    # draws: the file's, else DEFAULT_DRAWS when the baseline has a posterior (set below, once it is known), so
+    # that an experiment's intervals carry parameter uncertainty unless the file says otherwise
+    ndraws = _int(path, "experiment.draws", head["draws"], 0, 10_000) if "draws" in head else None
     seed = _int(path, "experiment.seed", head.get("seed", 1), 0, 2**32 - 1)
     if replicates is not None:
         reps = _int("command line", "--replicates", replicates, 1, 10_000)
@@ -197,7 +200,7 @@ def load_experiment(path, replicates: int | None = None, draws: int | None = Non
         raise InputError(path, "baseline.scenario", f"no scenario file {base['scenario']!r} beside the experiment file")
     reject_unknown(path, "baseline.", base, sorted(BASELINE_FIELDS))
     exp = Experiment(path=path, name=name, description=str(head.get("description", "")), replicates=reps,
-                     draws=ndraws, seed=seed, scale=0.0, window=(dt.date.min, dt.date.max), outputs=outputs,
+                     draws=ndraws or 0, seed=seed, scale=0.0, window=(dt.date.min, dt.date.max), outputs=outputs,
                      baseline_data={}, variants=[], raw=raw)
     try:
         data = read_scenario_data(exp.baseline_path)
@@ -215,6 +218,8 @@ def load_experiment(path, replicates: int | None = None, draws: int | None = Non
         check_fits(path, sc.pack, exp.scale, sc.n_weeks, runs_at_once, field="experiment.scale")
     exp.crossings = crossings_of(sc.pack)
     exp.window = _window(path, head.get("window"), sc)
+    if ndraws is None:
+        ndraws = exp.draws = DEFAULT_DRAWS if sc.calibration.get("posterior") else 0
     if ndraws > 0 and not sc.calibration.get("posterior"):
         raise InputError(path, "experiment.draws", "the baseline uses no posterior (its pack has none, or "
                                                    "run.use_posterior is false): set draws = 0")

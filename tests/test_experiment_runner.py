@@ -271,3 +271,18 @@ scale_policy = [{ kind = "parole_open", field = "monthly_cap", factor = 0.5, fro
     f.write_text(f.read_text().replace('kind = "parole_open"', 'kind = "smo_close"'))
     with pytest.raises(Exception, match="scale_policy"):
         load_experiment(f)
+
+
+def test_draws_default_to_posterior_draws_when_the_baseline_has_a_posterior(tmp_path):
+    """An experiment file that does not say how many draws runs DEFAULT_DRAWS posterior draws (parameter
+    uncertainty in every interval) when its baseline has a posterior, and the point estimate otherwise."""
+    from experiments.design import DEFAULT_DRAWS
+
+    f = tiny(tmp_path, CAPACITY)
+    f.write_text(f.read_text().replace("draws = 0\n", ""))
+    exp = load_experiment(f)
+    assert exp.draws == DEFAULT_DRAWS > 0 and exp.draw_ids == list(range(DEFAULT_DRAWS))
+    f.write_text(f.read_text().replace("[baseline]\n", "[baseline]\nrun = { use_posterior = false, end = \"2023-12-31\" }\n")
+                 .replace('run = { end = "2023-12-31" }\n', ""))
+    exp = load_experiment(f)
+    assert exp.draws == 0 and exp.draw_ids == [-1]
