@@ -119,7 +119,13 @@ class SafeMobilityModel(mesa.Model):
             self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - t0
 
     def set_reference(self, on: bool = True):
-        """Step people one Mesa agent at a time (the per-agent reference step) from now on."""
+        """Step people one Mesa agent at a time (the per-agent reference step) from now on. There is no way
+        back: the per-agent step draws each weekly hazard afresh and does not keep the vectorised step's
+        clocks (abm/clocks.py), so after a stretch of it the clocks of many people point at weeks already
+        past and they would never be prompted again (measured: 426 of 2,751 people after 4 weeks)."""
+        if not on and self.reference:
+            raise RuntimeError("the per-agent reference step cannot be switched off: the vectorised step's clocks "
+                               "were not kept while it ran")
         if on and not self.reference:
             for pid in range(self.people.n):
                 self.agent(pid)

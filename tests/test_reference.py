@@ -13,8 +13,10 @@ bias of one sd fails an outcome with probability about 3% (normal approximation)
 crossings), 1.12, 1.03, 0.81, 0.62: the per-agent step spreads Darien crossings more, which this test of
 means does not examine and which makes its false alarm for that outcome about 13%, not 0.05%. A design
 with 80% power needs about 12 per-agent runs (38 s each at this scale) if the spreads are equal; the
-per-agent step cannot be switched on for a stretch of a common run instead (set_reference mid-run
-moved border arrivals by -3.3 sd over 10 seeds), so none fits the default suite.
+per-agent step cannot be switched on for a stretch of a common run instead (switching it on and off again
+moved border arrivals by -3.3 sd over 10 seeds, because the per-agent step does not keep the vectorised
+step's clocks: 426 of 2,751 people had prompt clocks in the past after 4 weeks, so set_reference now
+refuses to switch back), so none fits the default suite.
 """
 import numpy as np
 import pytest
@@ -75,3 +77,14 @@ def test_reference_step_agrees_with_vectorised(vectorised):
 @pytest.mark.slow
 def test_reference_step_agrees_with_vectorised_more_seeds(vectorised):
     check(vectorised, runs(range(4, 12), True))
+
+
+def test_the_reference_step_cannot_be_switched_off():
+    """The per-agent step does not keep the vectorised step's clocks, so going back would leave people who are
+    never prompted again: set_reference refuses."""
+    m = SafeMobilityModel(load_run(BASELINE, scale=SCALE, seed=1, overrides=WINDOW))
+    m.set_reference(True)
+    m.step()
+    with pytest.raises(RuntimeError, match="cannot be switched off"):
+        m.set_reference(False)
+    m.set_reference(True)   # staying on is fine
