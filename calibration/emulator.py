@@ -1,0 +1,164 @@
+"""An emulator of the fit figures: the route issue 17 allows ("a calibrated emulator with a stated error")
+when ABC-SMC on the model itself cannot reach an effective sample size of 300 within the time budget
+(docs/calibration.md: over 16 parameters its importance weights collapsed in a pilot, ESS 40 to 1.9).
+
+Three steps, each usable on its own:
+
+1. `design_points`: a Latin hypercube over the priors (scipy.stats.qmc), in the space ABC works in (log10
+   for log-uniform priors), so the points fill the prior evenly.
+2. `run_design`: each point simulated with `seeds` runs (calibration.abc.simulate, runs ending on the last
+   day a fit target reads), one JSON file per point written atomically, so an interrupted design resumes
+   where it stopped; the runs go two at a time (one per core).
+3. `Emulator.fit`: one Gaussian process per fit figure (scikit-learn: a constant times an anisotropic RBF
+   kernel plus white noise, inputs scaled to the unit cube), and `cross_validate`: k-fold predictions
+   of held-out points, whose error is stated per figure against the target's own error sd, and the
+   coverage of the emulator's 90% predictive intervals.
+
+The ABC on the emulator and its check with real runs are the next step (docs/calibration.md).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+# --- 1. the design ---
+
+def to_unit(priors: dict, params: dict[str, float]) -> np.ndarray:
+    """A parameter set (natural units) as a point of the unit cube, in ABC's space (log10 for log-uniform)."""
+    out = []
+    for k, s in priors.items():
+        lo, hi, x = float(s["lo"]), float(s["hi"]), float(params[k])
+        if s["dist"] == "loguniform":
+            lo, hi, x = math.log10(lo), math.log10(hi), math.log10(x)
+        out.append((x - lo) / (hi - lo))
+    return np.array(out)
+
+
+def from_unit(priors: dict, u: np.ndarray) -> dict[str, float]:
+    out = {}
+    for j, (k, s) in enumerate(priors.items()):
+        lo, hi = float(s["lo"]), float(s["hi"])
+        if s["dist"] == "loguniform":
+            out[k] = float(10 ** (math.log10(lo) + u[j] * (math.log10(hi) - math.log10(lo))))
+        else:
+            out[k] = float(lo + u[j] * (hi - lo))
+    return out
+
+
+def design_points(priors: dict, n: int, seed: int = 1) -> list[dict[str, float]]:
+    """n parameter sets from a Latin hypercube over the priors (each prior's range cut in n equal slices, one
+    point in each, in ABC's space), the same for the same n and seed."""
+    from scipy.stats import qmc
+
+    u = qmc.LatinHypercube(d=len(priors), seed=np.random.default_rng(seed)).random(n)
+    return [from_unit(priors, row) for row in u]
+
+
+# --- 2. running it ---
+
+def _run_point(args) -> dict:
+    from abm.kernels import one_thread
+
+    from .abc import run_baseline
+
+    one_thread()
+    params, scale, seeds, end, first_seed = args
+    runs = [run_baseline(params, scale, first_seed + j, end=end)[0] for j in range(seeds)]
+    return {"params": params, "runs": runs}
+
+
+def run_design(folder: Path, points: list[dict], scale: float, seeds: int, end: str, progress: bool = True,
+               runner=None) -> list[dict]:
+    """Simulate every design point (`seeds` runs each, seeds 1000k + 1, ...), keeping each finished point in
+    folder/pNNNNN.json; points already there are not run again. Returns every point's record."""
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [folder / f"p{k:05d}.json" for k in range(len(points))]
+    todo = [k for k in range(len(points)) if not files[k].exists()]
+    jobs = [(points[k], scale, seeds, end, 1000 * (k + 1)) for k in todo]
+    run = runner or _run_point
+
+    def keep(k, res):
+        tmp = files[k].with_name(f".{files[k].name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(res))
+        os.replace(tmp, files[k])
+
+    with tqdm(total=len(points), initial=len(points) - len(todo), desc="design runs", disable=not progress) as bar:
+        if runner is not None:
+            for k, job in zip(todo, jobs):
+                keep(k, run(job))
+                bar.update()
+        elif todo:
+            with get_context("fork").Pool(2) as pool:
+                for k, res in zip(todo, pool.imap(run, jobs)):
+                    keep(k, res)
+                    bar.update()
+    return [json.loads(f.read_text()) for f in files]
+
+
+def table(records: list[dict], priors: dict, keys: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """X (points in the unit cube), Y (each figure's mean over the point's runs) and S2 (the variance of that
+    mean estimated from the runs: the simulator's noise, seed to seed)."""
+    X = np.array([to_unit(priors, r["params"]) for r in records])
+    runs = [np.array([[run.get(k, np.nan) for k in keys] for run in r["runs"]], dtype=float) for r in records]
+    Y = np.array([np.nanmean(x, axis=0) for x in runs])
+    S2 = np.array([np.nanvar(x, axis=0, ddof=1) / len(x) if len(x) > 1 else np.full(len(keys), np.nan) for x in runs])
+    return X, Y, S2
+
+
+# --- 3. the emulator and its error ---
+
+class Emulator:
+    """One Gaussian process per figure over the unit cube; predicts a figure's mean and its sd."""
+
+    def __init__(self, keys: list[str]):
+        self.keys = keys
+        self.models = {}
+
+    def fit(self, X: np.ndarray, Y: np.ndarray, restarts: int = 1, seed: int = 1) -> "Emulator":
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
+        d = X.shape[1]
+        for j, k in enumerate(self.keys):
+            ok = np.isfinite(Y[:, j])
+            kernel = ConstantKernel(1.0, (1e-3, 1e3)) * RBF(np.full(d, 0.5), (1e-2, 1e2)) + WhiteKernel(1e-2, (1e-6, 1.0))
+            gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=restarts, random_state=seed)
+            self.models[k] = gp.fit(X[ok], Y[ok, j])
+        return self
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(means, sds), each points x figures."""
+        out = [self.models[k].predict(np.atleast_2d(X), return_std=True) for k in self.keys]
+        return np.column_stack([m for m, _ in out]), np.column_stack([s for _, s in out])
+
+
+def cross_validate(X: np.ndarray, Y: np.ndarray, keys: list[str], sd: dict[str, float], folds: int = 5,
+                   seed: int = 1) -> pd.DataFrame:
+    """k-fold: each point predicted by an emulator fitted without it. Per figure: the RMS error, the same in
+    units of the target's error sd (`sd`), and the share of held-out values inside the 90% predictive
+    interval (about 0.9 if the emulator states its error honestly)."""
+    rng = np.random.default_rng(seed)
+    fold = rng.permutation(len(X)) % folds
+    pred, psd = np.full(Y.shape, np.nan), np.full(Y.shape, np.nan)
+    for f in range(folds):
+        test = fold == f
+        em = Emulator(keys).fit(X[~test], Y[~test], restarts=0, seed=seed)
+        pred[test], psd[test] = em.predict(X[test])
+    rows = []
+    for j, k in enumerate(keys):
+        ok = np.isfinite(Y[:, j])
+        err = pred[ok, j] - Y[ok, j]
+        rmse = float(np.sqrt(np.mean(err ** 2)))
+        rows.append({"figure": k, "rmse": rmse, "rmse_in_target_sd": rmse / sd[k],
+                     "coverage90": float(np.mean(np.abs(err) <= 1.645 * psd[ok, j])), "points": int(ok.sum())})
+    return pd.DataFrame(rows)
