@@ -18,11 +18,13 @@ from pathlib import Path
 import pandas as pd
 
 from abm.pack import CHANNELS
+from calibration.targets import pause_date, pause_nationalities
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "experiments" / "baseline.toml"
-ANNOUNCED = dt.date(2022, 10, 12)
-NATIONALITY = "Venezuela"
+# the pause target's date and nationality (calibration/targets.toml), not written here
+ANNOUNCED = pause_date()
+NATIONALITY = pause_nationalities()[0]
 
 
 def _run(args) -> pd.DataFrame:

@@ -24,17 +24,18 @@ import pandas as pd
 
 from calibration import posterior
 from calibration.abc import POSTERIOR_CSV, POSTERIOR_META, last_date, load_priors, prior_sample, run_baseline
-from calibration.targets import load_targets, pause_date
+from calibration.targets import load_targets, pause_date, pause_nationalities
 
 PAUSE_WEEKS = (-8, 52)   # weeks around the announcement shown and summarised
 
 
 def _run_draw(args) -> dict:
-    """One posterior-predictive run: flat figures, and Venezuelan weekly Darien crossings by date."""
+    """One posterior-predictive run: flat figures, and the pause nationalities' weekly Darien crossings by date
+    (targets.toml's pause target names them)."""
     params, scale, seed, end = args
     figures, ts = run_baseline(params, scale, seed, end=end)
-    ve = ts[(ts.metric == "darien_crossings") & (ts.nationality == "Venezuela")].groupby("date").value.sum()
-    return {"figures": figures, "venezuela_darien": {str(k): float(v) for k, v in ve.items()}}
+    ve = ts[(ts.metric == "darien_crossings") & ts.nationality.isin(pause_nationalities())].groupby("date").value.sum()
+    return {"figures": figures, "pause_crossings": {str(k): float(v) for k, v in ve.items()}}
 
 
 def _atomic_json(path: Path, obj):
@@ -119,7 +120,7 @@ def pause_summary(runs: list[dict]) -> dict:
     the announcement; the trough's depth and week; weeks until back to half the level before."""
     out = {"depth": [], "trough_week": [], "half_recovery_week": [], "curves": []}
     for r in runs:
-        s = pd.Series(r["venezuela_darien"])
+        s = pd.Series(r.get("pause_crossings", r.get("venezuela_darien", {})))
         s.index = pd.to_datetime(s.index)
         d0 = s.index[s.index <= pd.Timestamp(pause_date())].max()   # the week holding the announcement: 0
         weeks = np.round((s.index - d0).days / 7).astype(int)
@@ -207,8 +208,8 @@ def figures(out: Path, priors: dict, post: pd.DataFrame, runs: list[dict], table
         ax.plot(q.index, q[0.5], label="median")
         ax.axvline(0, color="k", lw=0.8)
         ax.axhline(0.1, color="C3", ls="--", lw=1, label="a 90% fall (002 s6.2)")
-        ax.set_xlabel("weeks from the week of the parole announcement (2022-10-12)")
-        ax.set_ylabel("Venezuelan Darien crossings\n/ mean of the 4 weeks before")
+        ax.set_xlabel(f"weeks from the week of the parole announcement ({pause_date()})")
+        ax.set_ylabel(f"{', '.join(pause_nationalities())} Darien crossings\n/ mean of the 4 weeks before")
         ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(out / "pause.png", dpi=120)
@@ -276,7 +277,8 @@ def report_md(table, params, pause, meta, draws, scale, targets) -> str:
     if pause["depth"]:
         q = lambda xs: np.nanquantile(np.asarray(xs, float), [0.5, 0.05, 0.95])
         d, t, h = q(pause["depth"]), q(pause["trough_week"]), q(pause["half_recovery_week"])
-        lines += [f"Venezuelan weekly Darien crossings over their mean in the 4 weeks before 2022-10-12 "
+        lines += [f"{', '.join(pause_nationalities())}: weekly Darien crossings over their mean in the 4 weeks "
+                  f"before {pause_date()} "
                   f"(`pause.png`), median [90%] over the draws: deepest fall within 26 weeks {d[0]:.2f} "
                   f"[{d[1]:.2f}, {d[2]:.2f}], reached in week {t[0]:.0f} [{t[1]:.0f}, {t[2]:.0f}] (week 0 holds the "
                   f"announcement); back above half the level before in week {h[0]:.0f} [{h[1]:.0f}, {h[2]:.0f}]. "

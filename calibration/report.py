@@ -16,7 +16,7 @@ import pandas as pd
 from abm.model import SafeMobilityModel
 from abm.outputs import timeseries
 from calibration.posterior import load_run
-from calibration.targets import headline, load_targets, pause_date, window_ratio
+from calibration.targets import headline, load_targets, pause_date, pause_nationalities, window_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,21 +51,28 @@ def table(heads: list[dict]) -> str:
 
 
 def pause(crossings: list[pd.DataFrame]) -> str:
-    """The parole pause (002 s6.2): Darien crossings in the 4 weeks from the announcement over the 4
-    weeks before, pooled over seeds, by nationality; and Venezuelan monthly means over that level."""
+    """The parole pause (002 s6.2): Darien crossings in the 4 weeks from the announcement over the 4 weeks
+    before, pooled over seeds, for the pause target's nationalities and the two others who cross most; and
+    the pause nationalities' weekly crossings by month over the level before (targets.toml's pause target
+    gives the date and the nationalities)."""
+    import datetime as dt
+
     ts = pd.concat(crossings, ignore_index=True)
+    date, focus = pause_date(), pause_nationalities()
+    others = [n for n in ts.groupby("nationality").value.sum().sort_values(ascending=False).index if n not in focus]
     lines = ["| Nationality | after / before (pooled) | by seed |", "|---|---|---|"]
-    for n in ("Venezuela", "Ecuador", "Colombia"):
-        if n not in set(ts.nationality):
-            continue
-        per = [window_ratio(c, "darien_crossings", pause_date(), nationality=n) for c in crossings]
-        pooled = window_ratio(ts, "darien_crossings", pause_date(), nationality=n)
+    for n in [*focus, *others[:2]]:
+        per = [window_ratio(c, "darien_crossings", date, nationality=n) for c in crossings]
+        pooled = window_ratio(ts, "darien_crossings", date, nationality=n)
         lines.append(f"| {n} | {pooled:.2f} | {', '.join(f'{r:.2f}' for r in per)} |")
-    ve = ts[ts.nationality == "Venezuela"].groupby("date").value.sum()
-    before = ve[(ve.index >= "2022-09-09") & (ve.index < "2022-10-07")].sum() / 4
-    months = ["2022-11", "2022-12", "2023-01", "2023-02", "2023-03", "2023-04", "2023-06", "2023-09"]
-    lines += ["", "| Month | Venezuelan weekly crossings / level before |", "|---|---|"]
-    lines += [f"| {mo} | {ve[ve.index.str.startswith(mo)].mean() / before:.2f} |" for mo in months]
+    ve = ts[ts.nationality.isin(focus)].groupby("date").value.sum() / len(crossings)
+    weeks = sorted(ve.index)
+    d0 = max((w for w in weeks if w <= date.isoformat()), default=weeks[0])
+    before = ve[(ve.index >= (dt.date.fromisoformat(d0) - dt.timedelta(days=28)).isoformat()) & (ve.index < d0)].sum() / 4
+    months = [str(p) for p in pd.period_range(pd.Period(date, "M") + 1, periods=11, freq="M")]
+    lines += ["", f"| Month | {', '.join(focus)}: weekly crossings / level before |", "|---|---|"]
+    lines += [f"| {mo} | {ve[ve.index.str.startswith(mo)].mean() / before:.2f} |" for mo in months
+              if ve.index.str.startswith(mo).any()]
     return "\n".join(lines)
 
 
@@ -82,7 +89,7 @@ def main(argv=None):
     heads = [h for h, _ in out]
     print(f"{args.seeds} seeds (1-{args.seeds}) at scale {args.scale:g}: {args.scenario}\n")
     print(table(heads))
-    if "Venezuela" in set(out[0][1].nationality):
+    if set(pause_nationalities()) & set(out[0][1].nationality):
         print()
         print(pause([c for _, c in out]))
 

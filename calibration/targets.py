@@ -20,13 +20,21 @@ TARGETS_DIR = Path(__file__).parent
 from abm.model import RESIDENT_STOCKS  # noqa: F401  (re-exported for code that read it here)
 
 
-def pause_date(name: str = "targets.toml") -> dt.date:
-    """The date of the pause target (the fit target measured as a window ratio): the reports draw the pause
-    around it."""
+def pause_target(name: str = "targets.toml") -> dict:
+    """The observe table of the pause target (the fit target measured as a window ratio: its date, metric and
+    nationalities): the reports draw the pause around it."""
     for t in load_targets(name, "fit").values():
         if t["observe"]["statistic"] == "window_ratio":
-            return dt.date.fromisoformat(t["observe"]["date"])
+            return t["observe"]
     raise ValueError(f"calibration/{name}: no fit target is a window_ratio")
+
+
+def pause_date(name: str = "targets.toml") -> dt.date:
+    return dt.date.fromisoformat(pause_target(name)["date"])
+
+
+def pause_nationalities(name: str = "targets.toml") -> list[str]:
+    return list(pause_target(name).get("nationalities", []))
 
 
 ROLES = ("fit", "check")
