@@ -1,6 +1,6 @@
 """Command line: `smo-abm run SCENARIO [--scale F] [--seed N] [--out DIR] [--set key=value ...]`,
 `smo-abm bench [--quick] [--out DIR] [--max-agents N]`,
-`smo-abm calibrate [--check] [--scale F] [--pop-size N] [--pop-size-later N] [--max-sims N] [--max-minutes M] [--fresh]`,
+`smo-abm calibrate [--check] [--method emulator|abc] [--scale F] [--design N] [--max-minutes M] [--fresh]`,
 `smo-abm experiment FILE [--replicates N] [--draws D] [--out DIR] [--scheduler ADDRESS | --single-process]`."""
 from __future__ import annotations
 
@@ -47,18 +47,27 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--reps", type=int, default=3, metavar="N", help="with --versus: runs of each side (default 3)")
     c = sub.add_parser("calibrate", help="ABC-SMC calibration to calibration/targets.toml (resumes an interrupted "
                                          "run), then the posterior-predictive check and report; or --check alone")
+    c.add_argument("--method", choices=("emulator", "abc"), default="emulator",
+                   help="emulator (default): ABC-SMC on a Gaussian-process emulator of the model, from two waves of "
+                        "model runs (calibration/emulated.py); abc: ABC-SMC on the model itself (calibration/abc.py)")
+    c.add_argument("--design", type=int, default=1200, metavar="N",
+                   help="emulator: points of the first wave, a Latin hypercube over the priors (default 1200)")
+    c.add_argument("--design-wave2", type=int, default=400, metavar="N",
+                   help="emulator: points of the second wave, drawn from the first wave's posterior (default 400)")
+    c.add_argument("--emulator-pop-size", type=int, default=2000, metavar="N",
+                   help="emulator: particles per ABC-SMC generation on the emulator (default 2000)")
     c.add_argument("--check", action="store_true",
                    help="only the posterior-predictive check and report, from the shipped calibration/posterior.csv")
     c.add_argument("--scale", type=float, default=0.005,
                    help="agents per person in each calibration run (default 0.005: its fit figures agree with "
                         "0.01's, python -m calibration.scale_check)")
     c.add_argument("--seeds", type=int, default=2, help="runs (seeds) averaged per particle (default 2)")
-    c.add_argument("--pop-size", type=int, default=400, help="particles per ABC-SMC generation (default 400)")
+    c.add_argument("--pop-size", type=int, default=400, help="abc: particles per ABC-SMC generation (default 400)")
     c.add_argument("--pop-size-later", type=int, default=800,
-                   help="particles per generation from generation --later-from on (default 800)")
+                   help="abc: particles per generation from generation --later-from on (default 800)")
     c.add_argument("--later-from", type=int, default=3, help="see --pop-size-later (default 3)")
     c.add_argument("--max-sims", type=int, default=20000,
-                   help="budget: particles simulated in all, counting those of resumed calls (default 20000)")
+                   help="abc: budget of particles simulated in all, counting those of resumed calls (default 20000)")
     c.add_argument("--max-minutes", type=float, default=150.0, help="budget: minutes of this call (default 150)")
     c.add_argument("--generations", type=int, default=20, help="budget: ABC-SMC generations (default 20)")
     c.add_argument("--scheduler", help="a running Dask scheduler (e.g. tcp://10.0.0.5:8786); default: a LocalCluster")
@@ -220,7 +229,8 @@ def calibrate_command(args) -> int:
         v = getattr(args, name)
         if not (0 < v <= 1):
             raise InputError("command line", "--" + name.replace("_", "-"), f"agents per person must be in (0, 1], not {v}")
-    for name in ("pop_size", "pop_size_later", "max_sims", "generations", "draws", "seeds"):
+    for name in ("pop_size", "pop_size_later", "max_sims", "generations", "draws", "seeds", "design", "design_wave2",
+                 "emulator_pop_size"):
         if getattr(args, name) < 1:
             raise InputError("command line", "--" + name.replace("_", "-"), "must be at least 1")
     if args.workers is not None and not 1 <= args.workers <= 4 * (os.cpu_count() or 1):
@@ -237,10 +247,17 @@ def calibrate_command(args) -> int:
         folder.prepare()
         if not args.check:
             try:
-                res = calibrate(out, args.scale, args.pop_size, args.max_sims, args.max_minutes, args.generations,
-                                args.fresh, progress=not args.quiet, pop_size_later=args.pop_size_later,
-                                later_from=args.later_from, scheduler=args.scheduler, workers=args.workers,
-                                seeds=args.seeds)
+                if args.method == "emulator":
+                    from calibration.emulated import calibrate_emulated
+
+                    res = calibrate_emulated(out, args.scale, args.seeds, args.design, args.design_wave2,
+                                             args.emulator_pop_size, args.max_minutes, args.generations, args.fresh,
+                                             progress=not args.quiet, scheduler=args.scheduler, workers=args.workers)
+                else:
+                    res = calibrate(out, args.scale, args.pop_size, args.max_sims, args.max_minutes, args.generations,
+                                    args.fresh, progress=not args.quiet, pop_size_later=args.pop_size_later,
+                                    later_from=args.later_from, scheduler=args.scheduler, workers=args.workers,
+                                    seeds=args.seeds)
             except KeyboardInterrupt:
                 print(f"interrupted: the finished generations are kept in {out}/abc.db; the same command resumes",
                       file=sys.stderr)
@@ -253,8 +270,9 @@ def calibrate_command(args) -> int:
                       f"{out}/abc.db keeps them and the same command resumes; calibration/posterior.csv is unchanged",
                       file=sys.stderr)
                 return 3
-            print(f"posterior: {res['generations']} generations, {res['simulations']} particles "
-                  f"({res['seeds_per_particle']} runs each), stopped: {res['stopped_because']}; "
+            runs = res.get("model_runs", res["simulations"] * res["seeds_per_particle"])
+            print(f"posterior: {res['generations']} generations, {res['simulations']:,} particles, {runs:,} model runs, "
+                  f"effective sample size {res['ess']:.0f}, stopped: {res['stopped_because']}; "
                   f"calibration/posterior.csv ({len(res['draws'])} weighted draws)")
         try:
             table = check(out, draws=args.draws, scale=args.check_scale, progress=not args.quiet)

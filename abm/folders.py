@@ -50,14 +50,15 @@ OWN = {
     "bench": {"bench.json", "report.md", "manifest.json"},
     "versus": {"versus.json", "versus.md", "manifest.json"},
     "scale_check": {"scale_check.csv", "scale_check.md", "manifest.json"},
-    "calibration": {"abc.db", "abc.db-journal", "predictive", "targets.csv", "parameters.csv", "marginals.png",
+    "calibration": {"abc.db", "abc.db-journal", "design", "emulated-wave1.db", "emulated-wave1.db-journal",
+                    "emulated.db", "emulated.db-journal", "emulator.csv", "predictive", "targets.csv", "parameters.csv", "marginals.png",
                     "pairplot.png", "predictive.png", "pause.png", "report.md", "manifest.json"},
 }
 
 #: of which a folder written before the marker existed holds at least one (a lone report.md is no bench's)
 DISTINCT = {"run": {"timeseries.csv"}, "experiment": {"runs", "runs.csv", "effects.csv"},
             "validation": {"validation.csv"}, "sensitivity": {"runs", "morris.csv", "sobol.csv"},
-            "bench": {"bench.json"}, "versus": {"versus.json"}, "scale_check": {"scale_check.csv"}, "calibration": {"abc.db", "predictive"}}
+            "bench": {"bench.json"}, "versus": {"versus.json"}, "scale_check": {"scale_check.csv"}, "calibration": {"abc.db", "predictive", "design"}}
 
 #: manifest keys by which a manifest written before "tool" and "kind" existed shows its kind
 LEGACY_MANIFEST = {"run": {"inputs_hash", "scenario"}, "experiment": {"experiment_sha256"},

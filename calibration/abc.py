@@ -63,18 +63,17 @@ def pyabc_prior(priors: dict):
     log of rates spanning a decade, not in the rates themselves, where a kernel fitted to the bulk
     would rarely propose the low end that the prior favours (and those few draws would carry huge
     importance weights)."""
-    import pyabc
+    from calibration.pyabc_fast import UniformBox
 
-    rvs = {}
+    box = {}
     for key, s in priors.items():
         lo, hi = float(s["lo"]), float(s["hi"])
-        if s["dist"] == "uniform":
-            rvs[key] = pyabc.RV("uniform", lo, hi - lo)
-        elif s["dist"] == "loguniform":
-            rvs[key] = pyabc.RV("uniform", math.log10(lo), math.log10(hi / lo))
-        else:
+        if s["dist"] == "loguniform":
+            lo, hi = math.log10(lo), math.log10(hi)
+        elif s["dist"] != "uniform":
             raise ValueError(f"{PRIORS}: {key}.dist: unknown distribution {s['dist']!r}")
-    return pyabc.Distribution(**rvs)
+        box[key] = (lo, hi)
+    return UniformBox.of(box)
 
 
 def to_natural(params: dict, priors: dict) -> dict[str, float]:
@@ -345,7 +344,9 @@ def run_abc(db: Path, simulator, priors: dict, targets: dict, *, pop_size: int =
     # proposal narrower than the accepted region gives its few draws in the tails huge importance
     # weights; with the default, the effective sample size fell to a tenth of the particles within
     # five generations (docs/calibration.md)
-    kernel = pyabc.MultivariateNormalTransition(scaling=KERNEL_SCALING)
+    from calibration.pyabc_fast import FastNormalTransition
+
+    kernel = FastNormalTransition(scaling=KERNEL_SCALING)
     try:
         abc = pyabc.ABCSMC(_InNaturalUnits(simulator, priors), pyabc_prior(priors), make_distance(targets),
                            population_size=sizes, sampler=sampler, transitions=kernel)

@@ -226,13 +226,48 @@ def _fmt(x) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3f}"
 
 
+def how_fitted(meta: dict) -> list[str]:
+    """The report's first section: how the shipped posterior was made (calibration/posterior.json)."""
+    runs = meta.get("model_runs") or (meta.get("simulations", 0) * (meta.get("seeds_per_particle") or 1))
+    lines = [f"Posterior: `calibration/posterior.csv`, {meta.get('method', '')}, at scale {meta.get('scale')} "
+             f"(`{meta.get('scenario')}`), {runs:,} model runs ({meta.get('seeds_per_particle')} per parameter set, "
+             f"averaged), {meta.get('wall_s', 0) / 60:.1f} min wall on this machine; commit {meta.get('git_commit')}.", ""]
+    if meta.get("design_points"):
+        d = meta["design_points"]
+        lines += [f"Model runs: wave 1, {d['wave1']} points of a Latin hypercube over the priors; wave 2, {d['wave2']} "
+                  f"points drawn from the posterior of ABC on the wave-1 emulator. The posterior is ABC-SMC on the "
+                  f"emulator refitted on both waves, {meta.get('population_size')} particles per generation.", ""]
+    rule = meta.get("stopping_rule") or {}
+    if rule:
+        lines += [f"Stopping rule: stop after a generation that lowered the tolerance by less than "
+                  f"{rule['stop_eps_change']:.0%} or accepted fewer than {rule['min_acceptance']:.0%} of its "
+                  f"proposals, once the effective sample size (ESS) is at least {rule['min_ess']}. "
+                  f"Stopped: {meta.get('stopped_because')}. Final ESS: {meta.get('effective_sample_size', 0):.0f}.", ""]
+    gens = meta.get("generations_table") or []
+    if gens:
+        lines += ["Tolerance schedule:", "", "| generation | tolerance | proposals | acceptance | ESS |",
+                  "|---:|---:|---:|---:|---:|"]
+        lines += [f"| {g['t']} | {g['epsilon']:.3f} | {g['proposals']:,} | {g['acceptance']:.3f} | {g['ess']:.0f} |"
+                  for g in gens]
+        lines.append("")
+    errs = meta.get("emulator_errors") or []
+    if errs:
+        lines += ["The emulator's stated error, per fit figure, in units of the target's error sd: (a) the wave-1 "
+                  "emulator predicting the wave-2 runs, which it never saw, where the posterior lies; (b) the final "
+                  "emulator, 5-fold cross-validated, over the wave-2 points (the sd of the error each emulated "
+                  "particle carries; it holds the seed-to-seed noise of a mean of the runs too). Coverage: the share "
+                  "of held-out runs inside the emulator's 90% predictive interval.", "",
+                  "| figure | (a) RMS error / target sd | (a) coverage | (b) RMS error / target sd | (b) coverage |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += [f"| {e['figure']} | {e['wave1_on_wave2_rmse_in_target_sd']:.2f} | {e['wave1_on_wave2_coverage90']:.2f} "
+                  f"| {e['rmse_in_target_sd']:.2f} | {e['coverage90']:.2f} |" for e in errs]
+        lines.append("")
+    return lines
+
+
 def report_md(table, params, pause, meta, draws, scale, targets) -> str:
     lines = ["# Calibration report", ""]
-    lines += [f"Posterior: `calibration/posterior.csv`, {meta.get('method', '')}, at scale {meta.get('scale')} "
-              f"(`{meta.get('scenario')}`), population {meta.get('population_size')}, "
-              f"{meta.get('generations')} generations, {meta.get('simulations'):,} model runs, "
-              f"{meta.get('wall_s', 0) / 60:.1f} min wall on this machine (2 processes); commit {meta.get('git_commit')}. "
-              f"Epsilon by generation: {', '.join(f'{e:.2f}' for e in meta.get('epsilons', []))}.", ""]
+    lines += how_fitted(meta)
     lines += [f"Posterior-predictive check: {draws} draws resampled by weight, each run once at scale {scale:g} "
               f"(seeds 1000+k). Inside: the observed value lies in the 5-95% range of the simulated one (for a "
               f"bound, the range reaches the allowed side; for a range, they overlap).", ""]
