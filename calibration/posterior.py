@@ -1,5 +1,5 @@
 """The shipped posterior (calibration/posterior.csv: weighted draws from `smo-abm calibrate`) as runs use
-it: by default its point estimate (each parameter's weighted median), or one draw from it.
+it: by default its joint point (the particle nearest the posterior's spatial median), or one draw from it.
 
 A pack opts in with meta `calibration_posterior` (a file in calibration/); scenario values and --set
 still override the posterior's, and `run.use_posterior = false` gives the hand-set values of
@@ -13,6 +13,7 @@ with a posterior loaded without one (abm.scenario.PosteriorNotResolved), unless 
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,10 +52,45 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q) -> np.ndarray:
     return np.interp(q, cdf, x)
 
 
+def spatial_median(Z: np.ndarray, w: np.ndarray, iterations: int = 200, tol: float = 1e-9) -> np.ndarray:
+    """The weighted spatial (geometric) median of the rows of Z, the point minimising the weighted sum of
+    Euclidean distances to them (Weiszfeld's iteration): the multivariate median, which, unlike the vector of
+    marginal medians, does not mix coordinates of different parts of the cloud."""
+    m = np.average(Z, axis=0, weights=w)
+    for _ in range(iterations):
+        d = np.maximum(np.linalg.norm(Z - m, axis=1), 1e-12)
+        new = np.average(Z, axis=0, weights=w / d)
+        if np.linalg.norm(new - m) < tol:
+            return new
+        m = new
+    return m
+
+
+def joint_point_index(df: pd.DataFrame) -> int:
+    """The row of the posterior nearest its weighted spatial median, each parameter taken in the space the
+    calibration worked in (log10 for a log-uniform prior) and divided by its weighted sd: a particle the
+    posterior holds, not a combination of marginals (issue 17)."""
+    from calibration.abc import load_priors
+
+    priors = load_priors()
+    w = df["weight"].to_numpy(dtype=float)
+    cols = []
+    for k in params_of(df):
+        x = df[k].to_numpy(dtype=float)
+        if priors.get(k, {}).get("dist") == "loguniform":
+            x = np.log10(x)
+        sd = math.sqrt(np.average((x - np.average(x, weights=w)) ** 2, weights=w))
+        cols.append(x / sd if sd > 0 else x * 0.0)
+    Z = np.column_stack(cols)
+    return int(np.argmin(np.linalg.norm(Z - spatial_median(Z, w), axis=1)))
+
+
 def point(name: str = "posterior.csv") -> dict[str, float]:
-    """Each parameter's posterior weighted median, {"section.name": value}."""
+    """The posterior's joint point (joint_point_index), {"section.name": value}: what a run uses by
+    default."""
     df = load(name)
-    return {k: float(weighted_quantile(df[k].to_numpy(), df["weight"].to_numpy(), 0.5)) for k in params_of(df)}
+    row = df.iloc[joint_point_index(df)]
+    return {k: float(row[k]) for k in params_of(df)}
 
 
 def draws(n: int, name: str = "posterior.csv", seed: int = DRAW_SEED) -> list[dict[str, float]]:
@@ -87,7 +123,7 @@ def resolve(name: str, k: int | None, pack, file) -> dict:
         sec, _, pname = key.partition(".")
         if sec not in P.PARAMS or pname not in P.PARAMS[sec]:
             raise InputError(DIR / name, key, "unknown parameter in the posterior")
-    how = "point estimate (weighted medians)" if k is None else f"draw {k}"
+    how = "point estimate (the particle nearest the joint median)" if k is None else f"draw {k}"
     return {"posterior": f"calibration/{name}", "values": how, "calibrated": values}
 
 

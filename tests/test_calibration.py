@@ -177,3 +177,20 @@ def test_bad_calibration_settings_are_refused_before_any_work(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert err.startswith("error: command line: " + field) and "Traceback" not in err
     assert not out.exists()
+
+
+def test_the_default_point_is_a_particle_of_the_posterior_near_its_joint_median():
+    """Two clusters of particles, at (0, 1) and (1, 0), the second holding 60% of the weight: each marginal
+    median falls in the heavier cluster here, but with the weight split 50/50 the vector of marginal medians
+    could pair coordinates of different clusters. The joint point is always a particle, and with 60% of the
+    weight in one cluster it is in that cluster."""
+    rng = np.random.default_rng(3)
+    a = rng.normal([0.0, 1.0], 0.05, (40, 2))
+    b = rng.normal([1.0, 0.0], 0.05, (60, 2))
+    df = pd.DataFrame(np.vstack([a, b]), columns=["x.u", "x.v"]).assign(weight=1.0)
+    i = posterior.joint_point_index(df)
+    assert i >= 40                                           # in the heavier cluster
+    z = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [10.0, 10.0]])
+    m = posterior.spatial_median(z, np.ones(4))
+    # the geometric median of these four lies inside their hull, and is not pulled to (10, 10) as the mean is
+    assert np.linalg.norm(m) < 1.0 and np.linalg.norm(m - z.mean(axis=0)) > 2.0

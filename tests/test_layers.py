@@ -127,7 +127,7 @@ def test_a_pack_with_a_posterior_is_refused_without_its_values():
         scenario_from_data(read_scenario_data(BASELINE), BASELINE)
     assert load_scenario(BASELINE, overrides=["run.use_posterior=false"]).calibration["posterior"] is None
     for sc in (load_run(BASELINE), run_from_data(read_scenario_data(BASELINE), BASELINE)):
-        assert sc.calibration == {"posterior": "calibration/posterior.csv", "values": "point estimate (weighted medians)",
+        assert sc.calibration == {"posterior": "calibration/posterior.csv", "values": "point estimate (the particle nearest the joint median)",
                                   "calibrated": posterior.point()}
     assert load_run(BASELINE, overrides=["run.posterior_draw=2"]).calibration["calibrated"] == posterior.draw(2)
 
