@@ -80,6 +80,20 @@ def paired_default():
     return figures(SCALE_A, range(1, N_SEEDS + 1))
 
 
+def assert_paired_equivalent(runs_a, runs_b, label_a: str, label_b: str, margin: float = 1.0) -> dict:
+    """tests.power.equivalence_test per figure: the mean paired difference is shown to lie within +-margin
+    seed-to-seed sds of the figure (Bonferroni over the figures). Prints the differences (pytest -s)."""
+    from tests.power import equivalence_test
+
+    res = equivalence_test(runs_a, runs_b, margin)
+    for k, (d, se, sigma, bound, ok) in res.items():
+        print(f"{k:32s} {label_a} - {label_b}: {d:+11.4g} (se {se:9.3g}) = {d / sigma:+.2f} sd; "
+              f"upper bound of |difference| {bound:.2f} sd")
+    bad = {k: v for k, v in res.items() if not v[4]}
+    assert not bad, (f"{label_a} vs {label_b}: not shown within {margin} sd", bad)
+    return res
+
+
 def assert_paired_agree(runs_a, runs_b, label_a: str, label_b: str, alpha: float | None = None) -> dict:
     """Paired t-test per agreement figure of two sets of runs with the same seeds (runs_a[i] and
     runs_b[i] share people, network and draws): each must have p > alpha / figures (Bonferroni: family-

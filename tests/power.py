@@ -59,6 +59,37 @@ def paired_test(a: list[dict], b: list[dict], alpha: float = ALPHA) -> dict:
     return out
 
 
+def equivalence_test(a: list[dict], b: list[dict], margin: float = 1.0, alpha: float = ALPHA) -> dict:
+    """Per figure, a paired equivalence test (two one-sided tests, each at alpha / figures): does the mean
+    difference a - b lie within +-margin sigma, sigma being the seed-to-seed sd of the figure in a? Passes
+    when the one-sided (1 - alpha / figures) bound of |mean difference| is below margin * sigma. Returns
+    (mean difference, its standard error, sigma, that bound in sigma, passes)."""
+    from scipy import stats
+
+    out = {}
+    for k in a[0]:
+        x, y = np.array([r[k] for r in a], float), np.array([r[k] for r in b], float)
+        d, sigma = x - y, x.std(ddof=1)
+        se = d.std(ddof=1) / np.sqrt(len(d))
+        bound = abs(d.mean()) + stats.t.ppf(1 - alpha / len(a[0]), len(d) - 1) * se
+        out[k] = (float(d.mean()), float(se), float(sigma), float(bound / sigma) if sigma > 0 else np.inf,
+                  bool(bound < margin * sigma))
+    return out
+
+
+def equivalence_pass(rho: float, n: int, alpha_each: float, bias: float = 0.0, margin: float = 1.0) -> float:
+    """Chance that equivalence_test passes a figure whose differences have sd rho * sigma and mean bias *
+    sigma (normal approximation for the mean difference): with bias 0, its chance of passing a model
+    without bias; with bias 1 (= margin), one minus its power to flag a bias of one sd."""
+    from scipy import stats
+
+    se = rho / np.sqrt(n)
+    room = margin - stats.t.ppf(1 - alpha_each, n - 1) * se
+    if room <= 0:
+        return 0.0
+    return float(stats.norm.cdf((room - bias) / se) - stats.norm.cdf((-room - bias) / se))
+
+
 def table(a: list[dict], b: list[dict], n: int, alpha: float, pooled: bool) -> list[dict]:
     rows = []
     for k in a[0]:

