@@ -19,9 +19,9 @@ from abm.folders import write_file  # noqa: E402
 from . import findings  # noqa: E402
 from .design import BASELINE  # noqa: E402
 from .effects import HI, LO, paired  # noqa: E402
-from .waits import DECISION_LEVER, decision_months_of, months_of_weeks  # noqa: E402
 from .measures import describe  # noqa: E402
 from .outcomes import effect_cell, fmt, level_cell, unit_label  # noqa: E402
+from .waits import DECISION_LEVER, decision_months_of, months_of_weeks  # noqa: E402
 
 PI = ("pi", round(100 * (HI - LO)))
 
@@ -107,20 +107,19 @@ def decision_curve(exp, runs: pd.DataFrame) -> pd.DataFrame:
     baseline's runs at its own decision time: the months, the change in crossings against the baseline run of the
     same seed and draw, the realised mean wait and the share who gave up. Empty without two such variants."""
     points = [(v.name, decision_months_of(v.changes)) for v in exp.variants if set(v.changes) == {DECISION_LEVER}]
-    if len(points) < 2:
+    if len(points) < 2 or "darien_crossings" not in exp.outputs:
         return pd.DataFrame()
     base_months = months_of_weeks(exp.scenario(BASELINE, exp.draw_ids[0]).pack.resettlement["decision_weeks"])
+    wide = lambda o: runs[runs.output == o].pivot_table(index=["replicate", "draw"], columns="variant", values="value",
+                                                        aggfunc="first")
+    crossings, wait, gave = (wide(o) for o in ("darien_crossings", "wait_mean_days", "gave_up_share"))
     rows = []
     for name, months in [(BASELINE, base_months)] + points:
-        level = lambda o: runs[(runs.variant == name) & (runs.output == o)].set_index(["replicate", "draw"]).value
-        both = pd.DataFrame({"wait_days": level("wait_mean_days"), "gave_up": level("gave_up_share")})
-        if name == BASELINE:
-            both["crossings_change"] = 0.0
-        else:
-            wide = runs[runs.output == "darien_crossings"].pivot_table(index=["replicate", "draw"], columns="variant",
-                                                                       values="value", aggfunc="first")
-            both["crossings_change"] = wide[name] - wide[BASELINE]
-        rows.append(both.dropna(subset=["crossings_change"]).assign(variant=name, months=months))
+        if name not in crossings:
+            continue
+        rows.append(pd.DataFrame({"crossings_change": crossings[name] - crossings[BASELINE],
+                                  "wait_days": wait.get(name), "gave_up": gave.get(name)}
+                                 ).dropna(subset=["crossings_change"]).assign(variant=name, months=months))
     return pd.concat(rows).reset_index(drop=True)
 
 
@@ -131,7 +130,8 @@ def fig_decision_curve(d: pd.DataFrame, crossings: str, tolerance_days: float | 
     a.set_title(f"{crossings}, change against the baseline (people)", fontsize=9)
     sns.lineplot(data=d, x="months", y="wait_days", estimator="median", errorbar=PI, marker="o", ax=b)
     if tolerance_days is not None:
-        b.axhline(tolerance_days, color="tab:red", ls="--", lw=0.8, label="calibrated tolerated wait")
+        b.axhline(tolerance_days, color="tab:red", ls="--", lw=0.8,
+                  label=f"calibrated tolerated wait ({tolerance_days:.0f} days)")
         b.legend(fontsize=8)
     b.set_title("Realised mean wait, registration to approval (days)", fontsize=9)
     for ax in (a, b):
@@ -149,7 +149,7 @@ def decision_table(d: pd.DataFrame) -> pd.DataFrame:
              "change in crossings (people)": q(g.crossings_change, "people", True),
              "realised mean wait (days)": q(g.wait_days.dropna(), "days") if g.wait_days.notna().any() else "n/a",
              "gave up (%)": q(g.gave_up.dropna(), "share") if g.gave_up.notna().any() else "n/a"}
-            for v, g in d.groupby("variant", sort=False)]
+            for v, g in d.sort_values("months", kind="stable").groupby("variant", sort=False)]
     return pd.DataFrame(rows).set_index("variant")
 
 
