@@ -32,6 +32,8 @@ from calibration.posterior import run_from_data
 from experiments.compare import Comparison, Setting, compare, settings_for
 from experiments.design import _drop
 from experiments.measures import describe
+from experiments.outcomes import effect_cell, fmt, unit_label
+from experiments.waits import months_of_weeks
 
 BASELINE = Path(__file__).resolve().parents[1] / "experiments" / "baseline.toml"
 
@@ -43,7 +45,7 @@ CLOSURE_DATES = ["none", "2023-10-01", "2024-01-01", "2024-04-01", "2024-07-01",
 # websocket client can send any value for any widget, whatever the slider's ends ---
 
 #: (min, max) of each numeric control: the Model tab's sliders and the Compare tab's number of seeds
-RANGES = {"scale": (0.001, 0.01), "tolerated_wait_days": (30, 180), "capacity_factor": (0.5, 4.0),
+RANGES = {"scale": (0.001, 0.01), "tolerated_wait_days": (30, 180), "decision_weeks": (0, 52), "capacity_factor": (0.5, 4.0),
           "news_per_week": (0.0, 0.5), "outreach": (1, 104), "seeds": (2, 20),
           # Mesa's own Play and Render interval sliders: SolaraViz draws them with these ends (mesa/visualization/
           # solara_viz.py), and its Step runs the model `render_interval` times: 10**9 would never end
@@ -105,10 +107,11 @@ class Bounded(solara.Reactive):
 
 def checked_levers(tolerated_wait_days=None, capacity_factor=1.0, presence_cutoff=True, regular_status_required=True,
                    walk_in=False, all_nationalities=False, news_per_week=None, parole=True, outreach=None,
-                   closure="none") -> dict:
+                   closure="none", decision_weeks=None) -> dict:
     """The levers as scenario() applies them: numbers clamped to RANGES (None: the baseline's value), checkboxes
     true or false, the closure one of CLOSURE_DATES."""
-    baseline_or = dict(tolerated_wait_days=tolerated_wait_days, news_per_week=news_per_week, outreach=outreach)
+    baseline_or = dict(tolerated_wait_days=tolerated_wait_days, news_per_week=news_per_week, outreach=outreach,
+                       decision_weeks=decision_weeks)
     levers = {k: None if v is None else clamp(k, v) for k, v in baseline_or.items()}
     levers["capacity_factor"] = clamp("capacity_factor", capacity_factor)
     flags = dict(presence_cutoff=presence_cutoff, regular_status_required=regular_status_required, walk_in=walk_in,
@@ -143,7 +146,9 @@ def scenario(scale=0.002, seed=1, **levers):
         offices[name] = o
     data.setdefault("pack", {})["offices"] = offices
     if news_per_week is not None:
-        data["pack"]["resettlement"] = {"news_per_week": float(news_per_week)}
+        data["pack"].setdefault("resettlement", {})["news_per_week"] = float(news_per_week)
+    if lv["decision_weeks"] is not None:  # the actual wait: as an experiment's office_decision_months sets it
+        data["pack"].setdefault("resettlement", {})["decision_weeks"] = int(lv["decision_weeks"])
     if tolerated_wait_days is not None:
         data.setdefault("behaviour", {})["tolerated_wait_weeks"] = float(tolerated_wait_days) / 7
     if not parole:
@@ -171,6 +176,7 @@ def _baseline_defaults() -> dict:
     the pack's case news; the baseline's outreach campaign's weeks)."""
     sc = run_from_data(read_scenario_data(BASELINE), BASELINE)
     return {"tolerated_wait_days": round(sc.behaviour["tolerated_wait_weeks"] * 7),
+            "decision_weeks": int(sc.pack.resettlement["decision_weeks"]),
             "news_per_week": float(sc.pack.resettlement["news_per_week"]),
             "outreach": next((int(p.fields.get("weeks", sc.pack.channels["official"]["live_weeks"])) for p in sc.policies
                               if p.kind == "outreach"), 1)}
@@ -184,11 +190,13 @@ class DashboardModel(SafeMobilityModel):
 
     def __init__(self, scale=0.002, seed=1, tolerated_wait_days=DEFAULTS["tolerated_wait_days"], capacity_factor=1.0,
                  presence_cutoff=True, regular_status_required=True, walk_in=False, all_nationalities=False,
-                 news_per_week=DEFAULTS["news_per_week"], parole=True, outreach=DEFAULTS["outreach"], closure="none"):
+                 news_per_week=DEFAULTS["news_per_week"], parole=True, outreach=DEFAULTS["outreach"], closure="none",
+                 decision_weeks=DEFAULTS["decision_weeks"]):
         self.levers = checked_levers(tolerated_wait_days=tolerated_wait_days, capacity_factor=capacity_factor,
                                      presence_cutoff=presence_cutoff, regular_status_required=regular_status_required,
                                      walk_in=walk_in, all_nationalities=all_nationalities, news_per_week=news_per_week,
-                                     parole=parole, outreach=outreach, closure=closure)  # as applied: shown on the page
+                                     parole=parole, outreach=outreach, closure=closure,
+                                     decision_weeks=decision_weeks)  # as applied: shown on the page
         super().__init__(scenario(scale=scale, seed=seed, **self.levers))
         while self.week < 0:  # the burn-in (unrecorded) runs at once: the page starts at the scenario's start
             self.step()
@@ -203,7 +211,11 @@ def _span(name: str) -> dict:
 MODEL_PARAMS = {
     "scale": {"type": "SliderFloat", "value": 0.002, "label": "agents per person", **_span("scale"), "step": 0.001},
     "seed": {"type": "InputText", "value": 1, "label": "seed"},
-    "tolerated_wait_days": {"type": "SliderInt", "value": DEFAULTS["tolerated_wait_days"], "label": "tolerated wait (days)",
+    # the two waiting levers, named for what they change (experiments/waits.py): how long the offices take to decide
+    # (the actual wait) and how long people are willing to wait
+    "decision_weeks": {"type": "SliderInt", "value": DEFAULTS["decision_weeks"], "label": "office decision time (weeks)",
+                       **_span("decision_weeks"), "step": 1},
+    "tolerated_wait_days": {"type": "SliderInt", "value": DEFAULTS["tolerated_wait_days"], "label": "willing to wait (days)",
                             **_span("tolerated_wait_days"), "step": 10},
     "capacity_factor": {"type": "SliderFloat", "value": 1.0, "label": "processing capacity (x)", **_span("capacity_factor"),
                         "step": 0.5},
@@ -264,7 +276,11 @@ def _chart(model, lines, title: str, legend_size: int = 7):
 
 def describe_levers(levers: dict) -> list[str]:
     """The controls' values in words (the sliders show theirs only while dragged)."""
-    return [f"tolerated wait {levers['tolerated_wait_days']} days",
+    weeks = levers.get("decision_weeks")
+    decision = ("office decisions as in the baseline" if weeks is None else
+                f"office decisions take {weeks} weeks ({months_of_weeks(weeks):.1f} months)")
+    return [decision,
+            f"willing to wait {levers['tolerated_wait_days']} days",
             f"processing capacity x{levers['capacity_factor']:g}",
             "presence cut-off " + ("on" if levers["presence_cutoff"] else "off"),
             "regular status " + ("required" if levers["regular_status_required"] else "not required"),
@@ -418,24 +434,6 @@ def comparison_task(a, b, seeds, scale):
     return run_comparison(a, b, seeds, scale, progress=lambda f: setattr(comparison_task, "progress", 100 * f))
 
 
-def _num(x: float, unit: str) -> str:
-    """Compact: a share to 2 decimals, days whole, people in k or M to 3 figures (a run at an interactive scale
-    is no more precise than that)."""
-    if unit == "share":
-        return f"{x:.2f}"
-    if unit != "people" or abs(x) < 1000:
-        return f"{x:,.0f}"
-    return f"{x / 1e6:.3g}M" if abs(x) >= 1e6 else f"{x / 1e3:.3g}k"
-
-
-def _median(med, unit) -> str:
-    return "n/a" if np.isnan(med) else _num(med, unit)
-
-
-def _interval(med, lo, hi, unit) -> str:
-    return "n/a" if np.isnan(med) else f"{_num(med, unit)} [{_num(lo, unit)}, {_num(hi, unit)}]"
-
-
 def _shown(c: Comparison) -> pd.DataFrame:
     """Outcomes that are not zero under both settings (interceptions at sea are, in the Americas)."""
     t = c.table
@@ -443,20 +441,20 @@ def _shown(c: Comparison) -> pd.DataFrame:
 
 
 def difference_table(c: Comparison) -> pd.DataFrame:
-    """B's effect against A for each outcome: median and 90% interval of the paired differences over seeds."""
+    """B's effect against A for each outcome: median and 90% interval of the paired differences over seeds, written
+    as an experiment's report writes them (experiments/outcomes.py: a share's change in percentage points)."""
     t = _shown(c)
-    return pd.DataFrame({"effect of B": t.effect, "unit": t.unit,
-                         "median [90% interval]": [_interval(r.effect_median, r.effect_lo, r.effect_hi, r.unit)
-                                                   for r in t.itertuples()],
+    return pd.DataFrame({"effect of B": t.effect, "unit": [unit_label(u, effect=True) for u in t.unit],
+                         "median [90% interval]": [effect_cell(r) for r in t.itertuples()],
                          "pairs": t.pairs}).reset_index(drop=True)
 
 
 def levels_table(c: Comparison) -> pd.DataFrame:
-    """Each outcome under A and under B: medians over seeds."""
+    """Each outcome under A and under B: medians over seeds (a share in percent, as the report's levels)."""
     t = _shown(c)
-    return pd.DataFrame({"outcome": [describe(o, c.crossings)[0] for o in t.output], "unit": t.unit,
-                         "A": [_median(r.baseline_median, r.unit) for r in t.itertuples()],
-                         "B": [_median(r.variant_median, r.unit) for r in t.itertuples()]}).reset_index(drop=True)
+    return pd.DataFrame({"outcome": [describe(o, c.crossings)[0] for o in t.output], "unit": [unit_label(u) for u in t.unit],
+                         "A": [fmt(r.baseline_median, r.unit) for r in t.itertuples()],
+                         "B": [fmt(r.variant_median, r.unit) for r in t.itertuples()]}).reset_index(drop=True)
 
 
 def comparison_figure(c: Comparison, side: str) -> Figure:
@@ -487,9 +485,9 @@ def CompareView(levers: dict, scale: float):
     b, set_b = solara.use_state(CONTROLS)
     seeds, set_seeds = solara.use_state(COMPARE_SEEDS)
     _md(f"### Compare two settings\n\nTwo settings run on the same {seeds} seeds at {scale:g} agents per person. The table gives "
-        "each outcome over the weeks both runs cover, in people: median and 90% interval over seeds, "
-        "and the paired difference of B from A. Experiment variants run at the posterior's point "
-        "estimate; `smo-abm experiment` adds posterior draws.")
+        "each outcome over the window of the experiment a setting comes from (else the weeks both runs cover), as an "
+        "experiment's report does: median and 90% interval over seeds, and the paired difference of B from A. "
+        "Experiment variants run at the posterior's point estimate; `smo-abm experiment` adds posterior draws.")
     with solara.Columns([1, 1]):
         solara.Select(label="A", values=labels, value=a, on_value=set_a)
         solara.Select(label="B", values=labels, value=b, on_value=set_b)
@@ -588,14 +586,19 @@ def ExperimentView(root: Path | None = None):
         solara.Error(f"{e}: choose one of the list")
         return
     eff = pd.read_csv(folder / "effects.csv")
-    cols = ["variant", "effect", "unit", "effect_median", "effect_lo", "effect_hi", "pairs"]
     _md(f"**{chosen}**: median and 90% interval of paired effects against the baseline "
-        f"(`{root / chosen / 'report.html'}` has the full report).")
-    solara.DataFrame(eff[cols].round(3), items_per_page=20)
+        f"(`{root / chosen / 'report.html'}` has the full report, its findings in words first).")
+    solara.DataFrame(experiment_table(eff), items_per_page=20)
     for fig in ("effects.png", "darien_crossings_difference.png"):
         image = _inside(root, folder / "figures" / fig)
         if image is not None and image.is_file():
             solara.Image(str(image))
+
+
+def experiment_table(eff: pd.DataFrame) -> pd.DataFrame:
+    """A finished experiment's effects.csv written as its report writes them (experiments/outcomes.py)."""
+    return pd.DataFrame({"variant": eff.variant, "effect": eff.effect, "unit": [unit_label(u, effect=True) for u in eff.unit],
+                         "median [90% interval]": [effect_cell(r) for r in eff.itertuples()], "pairs": eff.pairs})
 
 
 def ExperimentPage(model):

@@ -101,6 +101,7 @@ class SafeMobilityModel(mesa.Model):
         self._metrics: dict[str, np.ndarray] = {}
         self.approval_waits: list[int] = []  # weeks from SMO registration to approval
         self.approval_weeks: list[int] = []  # the week of each of those approvals
+        self.limit_weeks: dict[str, set[int]] = {k: set() for k in smo.LIMITS + parole.LIMITS}  # weeks each limit held cases back
         self.datacollector = mesa.DataCollector(
             model_reporters={k: (lambda m, k=k: m._metrics[k]) for k in METRICS})
         with self.timed("build_people"):

@@ -16,6 +16,9 @@ from agents.states import ParoleStage, State
 from . import waiting
 from .queues import Capacity, fifo_ids
 
+#: recorded in each week no programme is open to any nationality (model.limit_weeks; experiments/findings.py)
+LIMITS = ("no_parole_open",)
+
 
 class Programme:
     def __init__(self, name: str, cfg: dict, n_nat: int):
@@ -113,6 +116,8 @@ def withdraw(m, idx):
 
 def step(m):
     p, w = m.people, m.week
+    if not m.parole_nat_ok.any():
+        m.limit_weeks["no_parole_open"].add(w)
     waiting = m.act[p.state[m.act] == State.WAITING_PAROLE]
     stage = lambda ids, s: ids[(p.state[ids] == State.WAITING_PAROLE) & (p.parole_stage[ids] == s)]
     # those finding out who have now learnt the rules

@@ -12,6 +12,11 @@ from agents.states import SmoStage, State, Status
 from . import information, waiting
 from .queues import Capacity, fifo_ids
 
+#: the pipeline's limits, recorded in each week they hold cases back (model.limit_weeks), so that an experiment can
+#: say why an outcome did not move (experiments/findings.py): approved cases left waiting for relocation, cases due
+#: a decision left undecided by the fiscal year's ceiling, no office open (a pathway closed)
+LIMITS = ("relocation_capacity", "resettlement_ceiling", "no_office_open")
+
 
 class Office:
     """One SMO: static rules from the pack, switched and changed by the policy timeline."""
@@ -103,6 +108,8 @@ def step(m):
     waiting = m.act[p.state[m.act] == State.WAITING_SMO]  # the active list holds everyone waiting
     stage = lambda ids, s: ids[p.smo_stage[ids] == s]
     rs = m.resettlement
+    if not any(off.open for off in m.offices.values()):
+        m.limit_weeks["no_office_open"].add(w)
     for off in m.offices.values():
         here = waiting[p.place[waiting] == off.place]
         # 1. the portal: pending registrants get in up to the weekly quota, in random order (002 s5.1)
@@ -145,6 +152,8 @@ def step(m):
         rejected = due[~approve]
         cand = due[approve]
         room = m.resettlement_room()
+        if len(cand) > room:
+            m.limit_weeks["resettlement_ceiling"].add(w)
         cand = cand[:max(0, room)]
         p.smo_stage[cand] = SmoStage.APPROVED
         p.smo_stage_week[cand] = w
@@ -160,7 +169,10 @@ def step(m):
     # 4. relocation: housing in the US is the bottleneck (002 s5.1)
     waiting = waiting[p.state[waiting] == State.WAITING_SMO]
     n = 0 if suspended else m.relocation.take(rs["relocation_per_week"], scale)
-    ready = fifo_ids(stage(waiting, SmoStage.APPROVED), p.smo_stage_week)[:n]
+    approved = stage(waiting, SmoStage.APPROVED)
+    if len(approved) > n and not suspended:
+        m.limit_weeks["relocation_capacity"].add(w)
+    ready = fifo_ids(approved, p.smo_stage_week)[:n]
     if len(ready):
         p.smo_stage[ready] = SmoStage.RELOCATED
         p.set_state(ready, State.IN_US, w)

@@ -1,11 +1,14 @@
 """Two settings side by side: paired runs of two scenarios on common seeds, and the differences in headline
 outcomes, in people, with their spread over seeds.
 
-The dashboard's comparison view runs this. Its outcomes and differences are an experiment's (measures.OUTPUTS,
-effects.effects): setting A plays the baseline, so "crossings averted" is A's crossings minus B's, and the
-interval is the 90% interval of the paired differences over the seeds. Both settings run with the same seeds,
-so every pair shares its people, ties and random draws (abm/crn.py) and differs only where the settings do.
-A setting is a scenario file of the same pack (a file that `extends` the baseline), a variant of an experiment
+The dashboard's comparison view runs this. Its outcomes and differences are an experiment's, by the same functions
+(measures.measure over the same window, effects.effects, outcomes.effect_cell to write them): setting A plays the
+baseline, so "crossings averted" is A's crossings minus B's, and the interval is the 90% interval of the paired
+differences over the seeds. The window is the experiment's when a setting is an experiment's variant (both: the
+weeks their windows share), else the weeks both runs cover (an experiment file without a window counts its whole
+run too), so a variant compared with its experiment's baseline on the experiment's seeds reads as in its report.
+Both settings run with the same seeds, so every pair shares its people, ties and random draws (abm/crn.py) and
+differs only where the settings do. A setting is a scenario file of the same pack (a file that `extends` the baseline), a variant of an experiment
 file (at the posterior's point estimate; an experiment runs posterior draws too), or anything else that makes
 a scenario from (seed, scale), such as the dashboard's controls.
 """
@@ -37,6 +40,7 @@ SERIES = ("darien_crossings", "smo_registrations")
 class Setting:
     label: str
     make: Callable[[int, float], Scenario]  # (seed, scale) -> scenario
+    window: tuple | None = None             # the weeks its outcomes count (an experiment's window); None: the run
 
 
 @dataclass
@@ -58,7 +62,7 @@ def scenario_setting(path: Path) -> Setting:
 def variant_setting(exp, variant: str) -> Setting:
     def make(seed, scale):
         return dataclasses.replace(exp, scale=scale).scenario(variant, draw=-1, seed=seed)
-    return Setting(f"{exp.name}: {variant}", make)
+    return Setting(f"{exp.name}: {variant}", make, exp.window)
 
 
 def settings_for(baseline: Path, folder: Path | None = None) -> list[Setting]:
@@ -85,6 +89,15 @@ def settings_for(baseline: Path, folder: Path | None = None) -> list[Setting]:
     return [Setting("baseline", scenario_setting(baseline).make)] + scenarios + variants
 
 
+def shared_window(a: Setting, b: Setting, scenarios) -> tuple:
+    """The weeks both runs cover, within the window of each setting that has one (an experiment's)."""
+    spans = [(sc.start, sc.end) for sc in scenarios] + [s.window for s in (a, b) if s.window is not None]
+    window = (max(w[0] for w in spans), min(w[1] for w in spans))
+    if window[0] > window[1]:
+        raise InputError("comparison", "settings", f"{a.label!r} and {b.label!r} share no weeks")
+    return window
+
+
 def compare(a: Setting, b: Setting, seeds, scale: float, progress: Callable[[float], None] | None = None) -> Comparison:
     """Run A and B on each seed; outcomes over the weeks both runs record."""
     from abm.model import SafeMobilityModel
@@ -96,9 +109,7 @@ def compare(a: Setting, b: Setting, seeds, scale: float, progress: Callable[[flo
     for r, seed in enumerate(seeds):
         pair = {"a": a.make(seed, scale), "b": b.make(seed, scale)}
         if window is None:
-            window = (max(s.start for s in pair.values()), min(s.end for s in pair.values()))
-            if window[0] > window[1]:
-                raise InputError("comparison", "settings", f"{a.label!r} and {b.label!r} share no weeks")
+            window = shared_window(a, b, pair.values())
         for side, sc in pair.items():
             model = SafeMobilityModel(sc)
             model.run()

@@ -20,6 +20,10 @@ An experiment file (TOML) has three parts; `eligibility_expansion.toml` is a wor
                                              the baseline's dated policies scaled (e.g. the interception
                                              of `segment_set` policies, with `segment = "cmr_*"`)
                    combine = ["a", "b"]      apply earlier variants' changes first (in that order)
+                   office_decision_months = 6   the offices take 6 months to decide an assessed case: the
+                                             actual wait (sets pack.resettlement.decision_weeks; experiments/waits.py)
+                   willing_to_wait_days = 90    people are willing to wait 90 days (sets
+                                             behaviour.tolerated_wait_weeks; experiments/waits.py)
 
 Every variant is checked by building its scenario for every posterior draw before anything runs, so a
 malformed file fails at once, naming the experiment file and the field.
@@ -45,11 +49,12 @@ from calibration import posterior
 from calibration.posterior import run_from_data
 
 from .measures import OUTPUTS, crossings_of
+from .waits import DECISION_LEVER, WILLING_LEVER, apply_levers
 
 DEFAULT_DRAWS = 4   # posterior draws of an experiment whose file does not say (issue 17: parameter uncertainty by default)
 EXPERIMENT_FIELDS = {"name", "description", "replicates", "draws", "seed", "scale", "window", "outputs"}
 CHANGE_FIELDS = {"behaviour", "information", "network", "pack", "policy", "drop_policy", "multiply", "scale_policy",
-                 "combine"}
+                 "combine", DECISION_LEVER, WILLING_LEVER}
 VARIANT_FIELDS = {"name", "description"} | CHANGE_FIELDS
 BASELINE_FIELDS = {"scenario", "run"} | CHANGE_FIELDS - {"combine"}
 DROP_FIELDS = {"kind", "topic", "office", "segment", "from", "until"}
@@ -310,7 +315,7 @@ def apply_changes(exp: Experiment, data: dict, v: Variant, by_name: dict, seen: 
         _multiply(path, f"{where}.multiply", data, ch["multiply"])
     if "scale_policy" in ch:
         data["policy"] = _scale_policies(path, f"{where}.scale_policy", data.get("policy", []), ch["scale_policy"])
-    return data
+    return apply_levers(path, where, data, ch)
 
 
 def _check_pack_changes(exp: Experiment, data: dict, changes: dict, where: str):

@@ -62,7 +62,9 @@ def output_bytes(exp, n_runs: int) -> int:
     """An upper estimate of what the experiment writes: each run's file (its weekly series as JSON, about
     12 bytes a number) and the report with its figures."""
     sc = exp.scenario(BASELINE, exp.draw_ids[0])
-    per_run = 4_000 + 16 * (sc.n_weeks + sc.spinup_weeks) * (len(SERIES) + 1)
+    from abm import parole, smo
+
+    per_run = 4_000 + 16 * (sc.n_weeks + sc.spinup_weeks) * (len(SERIES) + 1 + len(smo.LIMITS + parole.LIMITS))
     return n_runs * per_run + 10_000_000
 
 

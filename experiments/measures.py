@@ -41,7 +41,10 @@ def crossings_of(pack) -> str:
 
 #: weekly series kept per run (people per week) for the report's figures
 SERIES = ("darien_crossings", "smo_registrations", "smo_relocations", "deaths")
-MEASURES_VERSION = 1  # bump when an output's definition changes: finished runs are then run again
+#: weekly 1/0 series kept per run: whether the limit held cases back that week (abm/smo.py, abm/parole.py LIMITS), the
+#: reasons experiments/findings.py gives when an outcome does not move
+LIMIT = "limit:"
+MEASURES_VERSION = 2  # bump when an output's definition changes: finished runs are then run again
 
 
 def task_key(task) -> str:
@@ -83,6 +86,7 @@ def measure(model, window) -> tuple[dict[str, float], dict[str, list]]:
     }
     series = {"date": [d.isoformat() for d in dates]}
     series.update({k: np.round(tot[k], 3).tolist() for k in SERIES})
+    series.update({LIMIT + k: [int(w in weeks) for w in range(len(dates))] for k, weeks in model.limit_weeks.items()})
     return out, series
 
 

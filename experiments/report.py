@@ -16,9 +16,12 @@ import seaborn as sns  # noqa: E402
 
 from abm.folders import write_file  # noqa: E402
 
+from . import findings  # noqa: E402
 from .design import BASELINE  # noqa: E402
 from .effects import HI, LO, paired  # noqa: E402
 from .measures import describe  # noqa: E402
+from .outcomes import effect_cell, fmt, level_cell, unit_label  # noqa: E402
+from .waits import DECISION_LEVER, decision_months_of, months_of_weeks  # noqa: E402
 
 PI = ("pi", round(100 * (HI - LO)))
 
@@ -97,6 +100,86 @@ def fig_pairing(eff: pd.DataFrame):
     return g.figure
 
 
+# --- the waiting threshold: the offices' decision time (the actual wait) against crossings ---
+
+def decision_curve(exp, runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per pair of the variants that set only the offices' decision time (experiments/waits.py), and the
+    baseline's runs at its own decision time: the months, the change in crossings against the baseline run of the
+    same seed and draw, the realised mean wait and the share who gave up. Empty without two such variants."""
+    points = [(v.name, decision_months_of(v.changes)) for v in exp.variants if set(v.changes) == {DECISION_LEVER}]
+    if len(points) < 2 or "darien_crossings" not in exp.outputs:
+        return pd.DataFrame()
+    base_months = months_of_weeks(exp.scenario(BASELINE, exp.draw_ids[0]).pack.resettlement["decision_weeks"])
+    wide = lambda o: runs[runs.output == o].pivot_table(index=["replicate", "draw"], columns="variant", values="value",
+                                                        aggfunc="first")
+    crossings, wait, gave = (wide(o) for o in ("darien_crossings", "wait_mean_days", "gave_up_share"))
+    rows = []
+    for name, months in [(BASELINE, base_months)] + points:
+        if name not in crossings:
+            continue
+        rows.append(pd.DataFrame({"crossings_change": crossings[name] - crossings[BASELINE],
+                                  "wait_days": wait.get(name), "gave_up": gave.get(name)}
+                                 ).dropna(subset=["crossings_change"]).assign(variant=name, months=months))
+    return pd.concat(rows).reset_index(drop=True)
+
+
+def fig_decision_curve(d: pd.DataFrame, crossings: str, tolerance_days: float | None):
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    sns.lineplot(data=d, x="months", y="crossings_change", estimator="median", errorbar=PI, marker="o", ax=a)
+    a.axhline(0, color="grey", lw=0.8)
+    a.set_title(f"{crossings}, change against the baseline (people)", fontsize=9)
+    sns.lineplot(data=d, x="months", y="wait_days", estimator="median", errorbar=PI, marker="o", ax=b)
+    if tolerance_days is not None:
+        b.axhline(tolerance_days, color="tab:red", ls="--", lw=0.8,
+                  label=f"calibrated tolerated wait ({tolerance_days:.0f} days)")
+        b.legend(fontsize=8)
+    b.set_title("Realised mean wait, registration to approval (days)", fontsize=9)
+    for ax in (a, b):
+        ax.set_xlabel("office decision time (months)")
+        ax.set_ylabel("")
+    fig.suptitle("If office decisions took N months: median and 90% interval over paired runs", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def decision_table(d: pd.DataFrame) -> pd.DataFrame:
+    q = lambda x, unit, effect=False: (f"{fmt(np.median(x), unit, effect)} [{fmt(np.quantile(x, LO), unit, effect)}, "
+                                       f"{fmt(np.quantile(x, HI), unit, effect)}]")
+    rows = [{"variant": v, "office decision time (months)": f"{g.months.iloc[0]:.1f}",
+             "change in crossings (people)": q(g.crossings_change, "people", True),
+             "realised mean wait (days)": q(g.wait_days.dropna(), "days") if g.wait_days.notna().any() else "n/a",
+             "gave up (%)": q(g.gave_up.dropna(), "share") if g.gave_up.notna().any() else "n/a"}
+            for v, g in d.sort_values("months", kind="stable").groupby("variant", sort=False)]
+    return pd.DataFrame(rows).set_index("variant")
+
+
+def tolerance(exp) -> dict | None:
+    """The baseline's tolerated wait as the calibration set it (read now from the posterior file: it may be
+    refitted), and its spread over the posterior draws the experiment ran; None without a posterior."""
+    key = "behaviour.tolerated_wait_weeks"
+    sc = exp.scenario(BASELINE, -1)
+    if key not in sc.calibration.get("calibrated", {}):
+        return None
+    draws = [exp.scenario(BASELINE, d).behaviour["tolerated_wait_weeks"] for d in exp.draw_ids if d >= 0]
+    return {"weeks": sc.behaviour["tolerated_wait_weeks"], "posterior": sc.calibration["posterior"],
+            "draws": (min(draws), max(draws)) if draws else None,
+            "set_by_experiment": sc.behaviour["tolerated_wait_weeks"] != sc.calibration["calibrated"][key]}
+
+
+def tolerance_text(t: dict | None) -> str:
+    if t is None:
+        return "The baseline uses no calibrated posterior: its tolerated wait is the hand-set value of abm/params.py."
+    w = t["weeks"]
+    text = (f"People's tolerated wait (behaviour.tolerated_wait_weeks, how long a wait without news weighs on a person "
+            f"as one unit of waiting cost) is {w:.1f} weeks ({7 * w:.0f} days, {months_of_weeks(w):.1f} months) at the "
+            f"point estimate of {t['posterior']}.")
+    if t["draws"]:
+        text += f" The posterior draws this experiment ran set it from {t['draws'][0]:.1f} to {t['draws'][1]:.1f} weeks."
+    if t["set_by_experiment"]:
+        text += " The experiment's baseline sets its own value, given here."
+    return text
+
+
 def save(fig, path: Path) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -107,19 +190,9 @@ def save(fig, path: Path) -> str:
     return base64.b64encode(data).decode()
 
 
-def fmt(x: float, unit: str, effect: bool = False) -> str:
-    if x is None or (isinstance(x, float) and np.isnan(x)):
-        return "n/a"
-    digits = 1 if unit == "share" else 0
-    x = round(100 * x if unit == "share" else x, digits) + 0.0  # + 0.0: "+0", not "-0", for a tiny negative
-    if unit == "share":
-        return f"{x:+.1f} pp" if effect else f"{x:.1f}%"
-    return f"{x:+,.0f}" if effect else f"{x:,.0f}"
-
-
 def effects_table(eff: pd.DataFrame) -> pd.DataFrame:
-    cell = lambda r: f"{fmt(r.effect_median, r.unit, True)} [{fmt(r.effect_lo, r.unit, True)}, {fmt(r.effect_hi, r.unit, True)}]"
-    t = eff.assign(cell=eff.apply(cell, axis=1), col=eff.effect + " (" + eff.unit.str.replace("share", "pp") + ")")
+    t = eff.assign(cell=[effect_cell(r) for r in eff.itertuples()],
+                   col=[f"{r.effect} ({unit_label(r.unit, True)})" for r in eff.itertuples()])
     t = t.pivot(index="variant", columns="col", values="cell").reindex(columns=list(dict.fromkeys(t.col)),
                                                                        index=list(dict.fromkeys(t.variant)))
     t.columns.name = None
@@ -129,12 +202,11 @@ def effects_table(eff: pd.DataFrame) -> pd.DataFrame:
 def levels_table(eff: pd.DataFrame, crossings: str) -> pd.DataFrame:
     rows = {}
     first = eff.drop_duplicates("output")
-    rows[BASELINE] = {r.output: f"{fmt(r.baseline_median, r.unit)} [{fmt(r.baseline_lo, r.unit)}, {fmt(r.baseline_hi, r.unit)}]"
-                      for r in first.itertuples()}
+    rows[BASELINE] = {r.output: level_cell(r, "baseline") for r in first.itertuples()}
     for r in eff.itertuples():
-        rows.setdefault(r.variant, {})[r.output] = f"{fmt(r.variant_median, r.unit)} [{fmt(r.variant_lo, r.unit)}, {fmt(r.variant_hi, r.unit)}]"
+        rows.setdefault(r.variant, {})[r.output] = level_cell(r, "variant")
     t = pd.DataFrame(rows).T
-    t.columns = [f"{describe(o, crossings)[0]} ({describe(o, crossings)[1]})" for o in t.columns]
+    t.columns = [f"{describe(o, crossings)[0]} ({unit_label(describe(o, crossings)[1])})" for o in t.columns]
     return t
 
 
@@ -167,10 +239,33 @@ def write_report(exp, runs: pd.DataFrame, eff: pd.DataFrame, ser: pd.DataFrame, 
         "pairing": save(fig_pairing(eff), figs / "pairing.png"),
     }
     text, tab = pairing_summary(eff)
-    write_file(out / "report.html", render(exp, eff, man, imgs, text, tab))
+    tol = tolerance(exp)
+    found = findings.to_html(findings.findings(eff, findings.limit_shares(ser, exp.window), c, exp.scale))
+    curve = decision_curve(exp, runs)
+    if len(curve):
+        days = 7 * tol["weeks"] if tol else None
+        imgs["decision_curve"] = save(fig_decision_curve(curve, c, days), figs / "decision_curve.png")
+        curve = decision_table(curve)
+    write_file(out / "report.html", render(exp, eff, man, imgs, text, tab, found, tolerance_text(tol), curve))
 
 
-def render(exp, eff, man, imgs, pairing_text, pairing_tab) -> str:
+def curve_section(exp, imgs, curve: pd.DataFrame) -> str:
+    """The waiting-threshold curve, if the experiment has office-decision-time variants."""
+    if not len(curve):
+        return ""
+    img = f'<img alt="crossings against the offices\' decision time" src="data:image/png;base64,{imgs["decision_curve"]}">'
+    return f"""<h2>If office decisions took N months</h2>
+<p>The variants that set only the offices' decision time (<code>{DECISION_LEVER}</code>): a case assessed by an office
+waits that long for its decision, without news, and people waiting or hearing of such waits decide on it. The change in
+{html.escape(exp.crossings)} is against the baseline run of the same seed and posterior draw; the realised mean wait
+shows that the lever moved the wait people lived (cases approved within the window; the baseline at its own decision
+time).</p>
+{curve.to_html(escape=True, border=0)}
+{img}"""
+
+
+def render(exp, eff, man, imgs, pairing_text, pairing_tab, found: str = "", tolerance: str = "",
+           curve: pd.DataFrame = pd.DataFrame()) -> str:
     e = html.escape
     img = lambda k, alt: f'<img alt="{e(alt)}" src="data:image/png;base64,{imgs[k]}">'
     variants = "".join(f"<tr><td>{e(v['name'])}</td><td>{e(v['description'])}</td></tr>" for v in man["variants"])
@@ -194,6 +289,15 @@ per person ({e(', '.join(f'{a:,}' for a in man['agents_per_run']))} agents per r
 Outputs count the weeks from {exp.window[0]} to {exp.window[1]}. Model version {e(man['version'])}, commit
 <code>{e(man['git_commit'])}</code>, created {e(man['created'])}; {man['run_seconds_total']:.0f} s of runs,
 {man['wall_time_s']:.0f} s wall for this call.</p>
+
+<h2>Findings</h2>
+<p>Each sentence: a variant's change against the baseline, median and 90% interval of the paired differences over
+replicates and posterior draws, in the direction it goes. A change whose interval contains zero is not distinguishable
+from no change. Where a limit of the model held cases back in at least {findings.BINDS:.0%} of the window's weeks
+(median over runs), it is given as the reason.</p>
+<p>{e(tolerance)}</p>
+{found}
+{curve_section(exp, imgs, curve)}
 
 <h2>Variants</h2>
 <table><tr><th>variant</th><th>what changes against the baseline</th></tr>{variants}</table>

@@ -109,6 +109,16 @@ def test_settings_card_names_the_runs_levers():
     rc.close()
 
 
+def test_the_office_decision_control_is_the_experiments_lever():
+    """The dashboard's office decision time (weeks) and an experiment's office_decision_months set the same field the
+    pipeline reads; the control starts at the baseline's value, so the page opens on the baseline."""
+    assert app.scenario().pack.resettlement["decision_weeks"] == app.DEFAULTS["decision_weeks"]
+    assert app.scenario(decision_weeks=26).pack.resettlement["decision_weeks"] == 26
+    assert app.scenario(decision_weeks=26, news_per_week=0.25).pack.resettlement["news_per_week"] == 0.25  # both kept
+    assert "office decisions take 26 weeks (6.0 months)" in app.describe_levers(
+        app.checked_levers(decision_weeks=26, tolerated_wait_days=100, news_per_week=0.03, outreach=4))
+
+
 def test_compare_view_runs_two_settings_and_shows_their_difference():
     import time
 

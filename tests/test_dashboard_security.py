@@ -335,8 +335,10 @@ def test_the_experiment_view_refuses_a_folder_the_browser_made_up(tmp_path, monk
 
 def test_out_of_range_levers_are_clamped_in_scenario():
     base = app.scenario()
-    big = app.scenario(capacity_factor=1e9, tolerated_wait_days=100000, news_per_week=7, outreach=3000, scale=5)
-    small = app.scenario(capacity_factor=-4, tolerated_wait_days=-100, news_per_week=-1, outreach=-1, scale=-1)
+    big = app.scenario(capacity_factor=1e9, tolerated_wait_days=100000, news_per_week=7, outreach=3000, scale=5,
+                       decision_weeks=1e6)
+    small = app.scenario(capacity_factor=-4, tolerated_wait_days=-100, news_per_week=-1, outreach=-1, scale=-1,
+                         decision_weeks=-3)
     for name, cfg in base.pack.offices.items():
         assert big.pack.offices[name]["assess_per_week"] == pytest.approx(4.0 * cfg["assess_per_week"])
         assert small.pack.offices[name]["assess_per_week"] == pytest.approx(0.5 * cfg["assess_per_week"])
@@ -344,6 +346,7 @@ def test_out_of_range_levers_are_clamped_in_scenario():
     assert small.behaviour["tolerated_wait_weeks"] == pytest.approx(30 / 7)
     assert (big.scale, small.scale) == (0.01, 0.001)
     assert big.pack.resettlement["news_per_week"] == 0.5 and small.pack.resettlement["news_per_week"] == 0.0
+    assert (big.pack.resettlement["decision_weeks"], small.pack.resettlement["decision_weeks"]) == (52, 0)
     assert [p.fields["weeks"] for p in big.policies if p.kind == "outreach"] == [104]
     assert [p.fields["weeks"] for p in small.policies if p.kind == "outreach"] == [1]
 

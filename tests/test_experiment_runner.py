@@ -72,9 +72,16 @@ def test_shipped_files_say_what_the_issue_asks():
     assert names["eligibility_expansion"] == ["all_nationalities", "no_presence_cutoff", "no_regular_status",
                                               "walk_in", "all_together", "pipeline_x0.5", "pipeline_x2",
                                               "pipeline_x10", "all_together_pipeline_x2"]
-    assert {"capacity_x0.5", "capacity_x2", "capacity_x4", "tolerate_30d", "tolerate_60d", "tolerate_90d",
-            "tolerate_120d", "tolerate_180d", "updates_on", "updates_off", "pipeline_x0.5", "pipeline_x2",
-            "pipeline_x10"} == set(names["waiting_thresholds"])
+    assert {"office_decision_3mo", "office_decision_6mo", "office_decision_9mo", "office_decision_12mo",
+            "assessment_capacity_x0.5", "assessment_capacity_x2", "assessment_capacity_x4", "willing_to_wait_30d",
+            "willing_to_wait_60d", "willing_to_wait_90d", "willing_to_wait_120d", "willing_to_wait_180d", "updates_on",
+            "updates_off", "pipeline_x0.5", "pipeline_x2", "pipeline_x10"} == set(names["waiting_thresholds"])
+    waits = load_experiment(ROOT / "experiments" / "waiting_thresholds.toml")
+    decision = {v: waits.scenario(v, -1).pack.resettlement["decision_weeks"] for v in
+                ("office_decision_3mo", "office_decision_6mo", "office_decision_9mo", "office_decision_12mo")}
+    assert decision == {"office_decision_3mo": 13, "office_decision_6mo": 26, "office_decision_9mo": 39,
+                        "office_decision_12mo": 52}  # months of 365.25 / 12 days, in whole weeks
+    assert waits.scenario("willing_to_wait_90d", -1).behaviour["tolerated_wait_weeks"] == pytest.approx(90 / 7)
     assert set(names["parole_counterfactuals"]) == {"no_parole", "parole_without_expulsions", "expulsions_without_parole"}
     closure = load_experiment(ROOT / "experiments" / "closure_2025.toml")
     assert closure.scenario("baseline", -1).end.isoformat() == "2025-12-31"
@@ -112,6 +119,9 @@ BAD = {
     "variant sets the run": ("", '[[variant]]\nname = "a"\nrun = { seed = 3 }', "variant[0].run"),
     "combine unknown": ("", '[[variant]]\nname = "a"\ncombine = ["b"]', "variant[0].combine"),
     "draws without posterior": ("", CAPACITY, "experiment.draws"),
+    "decision time beyond the schema": ("", '[[variant]]\nname = "a"\noffice_decision_months = 30', "office_decision_months"),
+    "decision time not a number": ("", '[[variant]]\nname = "a"\noffice_decision_months = "six"', "office_decision_months"),
+    "willing to wait no days": ("", '[[variant]]\nname = "a"\nwilling_to_wait_days = 0', "willing_to_wait_days"),
 }
 
 
