@@ -51,7 +51,7 @@ OWN = {
     "versus": {"versus.json", "versus.md", "manifest.json"},
     "scale_check": {"scale_check.csv", "scale_check.md", "manifest.json"},
     "calibration": {"abc.db", "abc.db-journal", "design", "emulated-wave1.db", "emulated-wave1.db-journal",
-                    "emulated.db", "emulated.db-journal", "emulator.csv", "predictive", "targets.csv", "parameters.csv", "marginals.png",
+                    "emulated-wave1.db.key", "emulated.db", "emulated.db-journal", "emulated.db.key", "emulator.csv", "predictive", "targets.csv", "parameters.csv", "marginals.png",
                     "pairplot.png", "predictive.png", "pause.png", "report.md", "manifest.json"},
 }
 

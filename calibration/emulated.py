@@ -19,7 +19,9 @@ issue's other route is "a calibrated emulator with a stated error":
    the refitted emulator's cross-validated error over the wave-2 points.
 
 Each pyabc run keeps its generations in a database in OUT (emulated-wave1.db, emulated.db) and resumes from
-it; the emulators are refitted from the design files on every call (deterministic, a few minutes).
+it, as long as the emulator it ran on is the same (a fingerprint of the design, the errors, the targets and
+the population in DB.key; otherwise it starts over); the emulators are refitted from the design files on
+every call (deterministic, a few minutes). A design file is reused only for the same point and settings.
 """
 from __future__ import annotations
 
@@ -99,6 +101,23 @@ def posterior_sample(draws: pd.DataFrame, w: np.ndarray, n: int, seed: int) -> l
     return [{k: float(v) for k, v in draws.iloc[i].items()} for i in idx]
 
 
+def resume_or_fresh(db: Path, records: list[dict], noise, targets: dict, pop_size: int, fresh: bool) -> bool:
+    """Whether the ABC in `db` must start over: asked to (`fresh`), or the emulator it ran on is not the one
+    these records, errors, targets and population make (a fingerprint kept beside it in DB.key; a database
+    without one is from before fingerprints and starts over too). Keeps the new fingerprint."""
+    import hashlib
+
+    text = json.dumps([[r["params"], r["runs"]] for r in records], sort_keys=True)
+    text += json.dumps([list(map(float, noise)), targets, pop_size], sort_keys=True, default=str)
+    key = hashlib.sha256(text.encode()).hexdigest()
+    keyfile = db.with_name(db.name + ".key")
+    stale = db.exists() and (not keyfile.exists() or keyfile.read_text() != key)
+    tmp = keyfile.with_name(keyfile.name + ".tmp")
+    tmp.write_text(key)
+    tmp.replace(keyfile)
+    return fresh or stale
+
+
 def fit_emulator(records: list[dict], priors: dict, keys: list[str], log: set[str], seed: int = 1):
     X, Y, _ = table(records, priors, keys)
     return Emulator(keys, log).fit(X, Y, restarts=0, seed=seed), X, Y
@@ -130,9 +149,11 @@ def calibrate_emulated(out: Path, scale: float, seeds: int = SEEDS_PER_PARTICLE,
         left = (deadline - time.perf_counter()) / 60
         # wave 1's posterior only chooses where to run the model next: half the particles serve, and it
         # stops on the tolerance alone (no effective sample size is asked of it)
-        res1 = run_abc(out / "emulated-wave1.db", EmulatedSimulator(em1, priors, noise1), priors, fit,
-                       pop_size=max(pop_size // 2, wave2), max_sims=10 ** 9, max_minutes=max(left, 0.1),
-                       generations=generations, n_procs=1, fresh=fresh, progress=False, seed=ABC_SEED, min_ess=0)
+        pop1 = max(pop_size // 2, wave2)
+        db1 = out / "emulated-wave1.db"
+        res1 = run_abc(db1, EmulatedSimulator(em1, priors, noise1), priors, fit, pop_size=pop1, max_sims=10 ** 9,
+                       max_minutes=max(left, 0.1), generations=generations, n_procs=1, progress=False,
+                       fresh=resume_or_fresh(db1, rec1, noise1, fit, pop1, fresh), seed=ABC_SEED, min_ess=0)
         pts2 = posterior_sample(res1["draws"], res1["weights"], wave2, WAVE2_SEED)
         rec2 = _design(out / "design" / "wave2", pts2, scale, seeds, end, client, progress)
     finally:
@@ -149,9 +170,11 @@ def calibrate_emulated(out: Path, scale: float, seeds: int = SEEDS_PER_PARTICLE,
     errors.to_csv(tmp, index=False, float_format="%.5g")
     tmp.replace(out / "emulator.csv")
     left = (deadline - time.perf_counter()) / 60
-    res = run_abc(out / "emulated.db", EmulatedSimulator(em, priors, final.rmse.to_numpy()), priors, fit,
-                  pop_size=pop_size, max_sims=10 ** 9, max_minutes=max(left, 0.1), generations=generations,
-                  n_procs=1, fresh=fresh, progress=False, seed=ABC_SEED)
+    db = out / "emulated.db"
+    noise = final.rmse.to_numpy()
+    res = run_abc(db, EmulatedSimulator(em, priors, noise), priors, fit, pop_size=pop_size, max_sims=10 ** 9,
+                  max_minutes=max(left, 0.1), generations=generations, n_procs=1, progress=False,
+                  fresh=resume_or_fresh(db, rec1 + rec2, noise, fit, pop_size, fresh), seed=ABC_SEED)
     # the design's share of the wall time: its runs' own times over the workers (a point written before the
     # design recorded its time counts as none, and is counted in `design_points_untimed`)
     design_wall = sum(r.get("wall_s", 0.0) for r in rec1 + rec2) / max(1, _n_workers(scheduler, workers))

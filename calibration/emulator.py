@@ -76,6 +76,20 @@ def _run_point(args) -> dict:
     return {"params": params, "runs": runs, "wall_s": time.perf_counter() - t0}
 
 
+def _done(file: Path, params: dict, scale: float, seeds: int, end: str) -> bool:
+    """Whether `file` holds this point already run as asked: the same parameter values, scale, runs and end (a
+    file from another design, priors or settings under the same number is run again and replaced; a record
+    written before the settings were kept is compared on its parameters alone)."""
+    if not file.exists():
+        return False
+    try:
+        rec = json.loads(file.read_text())
+    except (OSError, ValueError):
+        return False
+    same = rec.get("params") == params and len(rec.get("runs", [])) == seeds
+    return same and all(rec.get(k, v) == v for k, v in (("scale", scale), ("seeds", seeds), ("end", end)))
+
+
 def run_design(folder: Path, points: list[dict], scale: float, seeds: int, end: str, progress: bool = True,
                runner=None) -> list[dict]:
     """Simulate every design point (`seeds` runs each, seeds 1000k + 1, ...), keeping each finished point in
@@ -89,11 +103,12 @@ def run_design(folder: Path, points: list[dict], scale: float, seeds: int, end: 
 
     folder.mkdir(parents=True, exist_ok=True)
     files = [folder / f"p{k:05d}.json" for k in range(len(points))]
-    todo = [k for k in range(len(points)) if not files[k].exists()]
+    todo = [k for k in range(len(points)) if not _done(files[k], points[k], scale, seeds, end)]
     jobs = [(points[k], scale, seeds, end, 1000 * (k + 1)) for k in todo]
     run = runner or _run_point
 
     def keep(k, res):
+        res = {**res, "scale": scale, "seeds": seeds, "end": end}   # what _done compares on a resume
         tmp = files[k].with_name(f".{files[k].name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(res))
         os.replace(tmp, files[k])

@@ -58,3 +58,19 @@ def test_the_two_waves_run_end_to_end_and_resume(tmp_path):
     stamps = [f.stat().st_mtime_ns for f in files]
     again = calibrate_emulated(tmp_path, **kw)
     assert [f.stat().st_mtime_ns for f in files] == stamps and again["model_runs"] == 9
+
+
+def test_an_abc_database_resumes_only_on_the_same_emulator(tmp_path):
+    from calibration.emulated import resume_or_fresh
+
+    db = tmp_path / "e.db"
+    recs = [{"params": {"x.u": 1.0}, "runs": [{"y": 2.0}]}]
+    assert not resume_or_fresh(db, recs, [0.1], {"t": 1}, 10, fresh=False)   # nothing to resume yet
+    db.write_text("generations")
+    assert not resume_or_fresh(db, recs, [0.1], {"t": 1}, 10, fresh=False)   # the same emulator: resume
+    assert resume_or_fresh(db, recs, [0.1], {"t": 1}, 10, fresh=True)        # asked to start over
+    other = [{"params": {"x.u": 1.0}, "runs": [{"y": 2.5}]}]
+    assert resume_or_fresh(db, other, [0.1], {"t": 1}, 10, fresh=False)      # another design: start over
+    assert resume_or_fresh(db, recs, [0.2], {"t": 1}, 10, fresh=False)       # other errors
+    (tmp_path / "e.db.key").unlink()
+    assert resume_or_fresh(db, recs, [0.2], {"t": 1}, 10, fresh=False)       # no fingerprint: start over

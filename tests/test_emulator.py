@@ -41,6 +41,14 @@ def test_an_interrupted_design_resumes_and_the_emulator_states_its_error(tmp_pat
     run_design(tmp_path, pts[:30], 0.001, 2, "2024-05-31", progress=False, runner=counting)
     records = run_design(tmp_path, pts, 0.001, 2, "2024-05-31", progress=False, runner=counting)
     assert len(calls) == 80 and len(records) == 80            # the first 30 were not run again
+    # a folder from another design (other points, or another scale) is not taken for this one
+    other = design_points(PRIORS, 80, seed=9)
+    run_design(tmp_path, other[:3] + pts[3:], 0.001, 2, "2024-05-31", progress=False, runner=counting)
+    assert len(calls) == 83
+    run_design(tmp_path, other[:3] + pts[3:], 0.002, 2, "2024-05-31", progress=False, runner=counting)
+    assert len(calls) == 163
+    records = run_design(tmp_path, pts, 0.001, 2, "2024-05-31", progress=False, runner=counting)
+    assert len(calls) == 243 and [r["params"] for r in records] == pts
     X, Y, S2 = table(records, PRIORS, ["y", "z"])
     assert X.shape == (80, 2) and Y.shape == (80, 2)
     assert 0.001 < np.median(S2[:, 0]) < 0.02                 # seed noise of a 2-run mean: 0.01 / 2
