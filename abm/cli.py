@@ -45,8 +45,12 @@ def _parser() -> argparse.ArgumentParser:
                         "machine, and their ratio (writes OUT/versus.json and OUT/versus.md; default OUT "
                         "results/bench-versus)")
     b.add_argument("--reps", type=int, default=3, metavar="N", help="with --versus: runs of each side (default 3)")
-    c = sub.add_parser("calibrate", help="ABC-SMC calibration to calibration/targets.toml (resumes an interrupted "
-                                         "run), then the posterior-predictive check and report; or --check alone")
+    c = sub.add_parser("calibrate", help="ABC-SMC calibration of a pack to its targets (calibration/targets.toml for "
+                                         "the Americas; resumes an interrupted run), then the posterior-predictive "
+                                         "check and report; or --check alone")
+    c.add_argument("--scenario", default="experiments/baseline.toml",
+                   help="the scenario whose runs are fitted; its pack's meta names the targets, priors and posterior "
+                        "files (default experiments/baseline.toml; e.g. experiments/europe_baseline.toml)")
     c.add_argument("--method", choices=("emulator", "abc"), default="emulator",
                    help="emulator (default): ABC-SMC on a Gaussian-process emulator of the model, from two waves of "
                         "model runs (calibration/emulated.py); abc: ABC-SMC on the model itself (calibration/abc.py)")
@@ -57,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--emulator-pop-size", type=int, default=2000, metavar="N",
                    help="emulator: particles per ABC-SMC generation on the emulator (default 2000)")
     c.add_argument("--check", action="store_true",
-                   help="only the posterior-predictive check and report, from the shipped calibration/posterior.csv")
+                   help="only the posterior-predictive check and report, from the pack's shipped posterior")
     c.add_argument("--scale", type=float, default=0.005,
                    help="agents per person in each calibration run (default 0.005: its fit figures agree with "
                         "0.01's, python -m calibration.scale_check)")
@@ -75,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--fresh", action="store_true", help="start over instead of resuming OUT/abc.db")
     c.add_argument("--draws", type=int, default=40, help="posterior draws in the check (default 40)")
     c.add_argument("--check-scale", type=float, default=0.01, help="agents per person in the check (default 0.01)")
-    c.add_argument("--out", default="results/calibration", help="output folder (default results/calibration)")
+    c.add_argument("--out", help="output folder (default results/calibration; results/calibration-PACK for a pack "
+                                 "other than the Americas)")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
     e = sub.add_parser("experiment", help="run an experiment file (baseline and variants, replicates, posterior "
                                           "draws) and write runs.csv, effects.csv, figures and report.html")
@@ -224,7 +229,15 @@ def calibrate_command(args) -> int:
 
     from .folders import claim, out_path, write_error
 
-    out, field = out_path(args.out, Path("results") / "calibration")
+    from calibration.setting import of
+
+    cal = of(args.scenario)   # the pack's targets, priors, posterior: checked first
+    out, field = out_path(args.out, Path("results") / ("calibration" if cal.pack == "americas"
+                                                       else f"calibration-{cal.pack}"))
+    if args.check and not cal.posterior_csv.exists():
+        raise InputError("command line", "--check", f"pack {cal.pack!r} has no posterior yet (calibration/"
+                                                    f"{cal.posterior}): run smo-abm calibrate --scenario "
+                                                    f"{args.scenario} first")
     for name in ("scale", "check_scale"):
         v = getattr(args, name)
         if not (0 < v <= 1):
@@ -252,12 +265,13 @@ def calibrate_command(args) -> int:
 
                     res = calibrate_emulated(out, args.scale, args.seeds, args.design, args.design_wave2,
                                              args.emulator_pop_size, args.max_minutes, args.generations, args.fresh,
-                                             progress=not args.quiet, scheduler=args.scheduler, workers=args.workers)
+                                             progress=not args.quiet, scheduler=args.scheduler, workers=args.workers,
+                                             cal=cal)
                 else:
                     res = calibrate(out, args.scale, args.pop_size, args.max_sims, args.max_minutes, args.generations,
                                     args.fresh, progress=not args.quiet, pop_size_later=args.pop_size_later,
                                     later_from=args.later_from, scheduler=args.scheduler, workers=args.workers,
-                                    seeds=args.seeds)
+                                    seeds=args.seeds, cal=cal)
             except KeyboardInterrupt:
                 print(f"interrupted: the finished generations are kept in {out}/abc.db; the same command resumes",
                       file=sys.stderr)
@@ -267,15 +281,15 @@ def calibrate_command(args) -> int:
                                                  "the same command resumes") from None
             if not res["converged"]:
                 print(f"not converged after {res['generations']} generations ({res['stopped_because']}); "
-                      f"{out}/abc.db keeps them and the same command resumes; calibration/posterior.csv is unchanged",
+                      f"{out} keeps them and the same command resumes; calibration/{cal.posterior} is unchanged",
                       file=sys.stderr)
                 return 3
             runs = res.get("model_runs", res["simulations"] * res["seeds_per_particle"])
             print(f"posterior: {res['generations']} generations, {res['simulations']:,} particles, {runs:,} model runs, "
                   f"effective sample size {res['ess']:.0f}, stopped: {res['stopped_because']}; "
-                  f"calibration/posterior.csv ({len(res['draws'])} weighted draws)")
+                  f"calibration/{cal.posterior} ({len(res['draws'])} weighted draws)")
         try:
-            table = check(out, draws=args.draws, scale=args.check_scale, progress=not args.quiet)
+            table = check(out, draws=args.draws, scale=args.check_scale, progress=not args.quiet, cal=cal)
         except OSError as e:
             raise write_error(out, field, e, f"finished check runs are kept in {out}/predictive; "
                                              "the same command resumes") from None

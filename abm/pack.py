@@ -97,10 +97,10 @@ MEXICO_FIELDS = {
 
 
 #: meta fields naming a file in calibration/ (the project's targets, posterior and checks files)
-META_FILES = ("calibration_targets", "calibration_posterior", "validation_checks")
+META_FILES = ("calibration_targets", "calibration_priors", "calibration_posterior", "validation_checks")
 CALIBRATION_DIR = Path(__file__).resolve().parents[1] / "calibration"
 META_FIELDS = ("name", "description", "destination", "currency", "crossings", "calibration_targets",
-               "calibration_posterior", "validation_checks")
+               "calibration_priors", "calibration_posterior", "validation_checks")
 
 
 # --- The schema: every key a pack may hold, level by level (values are checked by load_pack) ---

@@ -71,7 +71,7 @@ def pyabc_prior(priors: dict):
         if s["dist"] == "loguniform":
             lo, hi = math.log10(lo), math.log10(hi)
         elif s["dist"] != "uniform":
-            raise ValueError(f"{PRIORS}: {key}.dist: unknown distribution {s['dist']!r}")
+            raise ValueError(f"priors: {key}.dist: unknown distribution {s['dist']!r}")
         box[key] = (lo, hi)
     return UniformBox.of(box)
 
@@ -198,10 +198,10 @@ def last_date(targets: dict) -> str:
 
 
 def run_baseline(params: dict, scale: float, seed: int | None = None, scenario: Path = BASELINE,
-                 end: str | None = None):
-    """One baseline run with these parameter values (hand-set values elsewhere: calibration starts from
+                 end: str | None = None, targets: str = "targets.toml"):
+    """One run of `scenario` with these parameter values (hand-set values elsewhere: calibration starts from
     them, not from a previous posterior), ending on `end` if given: its flat headline figures (every
-    target, fit and check) and its time series."""
+    target of the targets file, fit and check) and its time series."""
     from abm.model import SafeMobilityModel
     from abm.outputs import timeseries
     from abm.scenario import load_scenario
@@ -215,17 +215,17 @@ def run_baseline(params: dict, scale: float, seed: int | None = None, scenario: 
     m.run()
     ts = timeseries(m)
     # every target, fit and check (the distance reads only the fit ones: make_distance(load_targets(role="fit")))
-    head = headline(ts, summary={"smo_processing_months": processing_months(m)})
+    head = headline(ts, summary={"smo_processing_months": processing_months(m)}, name=targets)
     m.release()
     return flat_simulated(head), ts
 
 
 def simulate(params: dict, scale: float, seed: int | None = None, scenario: Path = BASELINE,
-             seeds: int = 1, end: str | None = None) -> dict[str, float]:
+             seeds: int = 1, end: str | None = None, targets: str = "targets.toml") -> dict[str, float]:
     """The flat headline figures of run_baseline; with `seeds` > 1, each figure's mean over that many runs
     with consecutive seeds (a figure no run could compute stays NaN)."""
     first = seed_of(params) if seed is None else seed
-    runs = [run_baseline(params, scale, first + j, scenario, end)[0] for j in range(seeds)]
+    runs = [run_baseline(params, scale, first + j, scenario, end, targets)[0] for j in range(seeds)]
     if seeds == 1:
         return runs[0]
     out = {}
@@ -236,17 +236,19 @@ def simulate(params: dict, scale: float, seed: int | None = None, scenario: Path
 
 
 class Simulator:
-    """The model for pyabc: parameters -> figures (the mean of `seeds` runs, ending on `end`), one thread per
-    worker process (the sampler runs one per core)."""
+    """The model for pyabc: parameters -> figures (the mean of `seeds` runs of `scenario`, ending on `end`), one
+    thread per worker process (the sampler runs one per core)."""
 
-    def __init__(self, scale: float, seeds: int = SEEDS_PER_PARTICLE, end: str | None = None):
-        self.scale, self.seeds, self.end = scale, seeds, end
+    def __init__(self, scale: float, seeds: int = SEEDS_PER_PARTICLE, end: str | None = None,
+                 scenario: Path = BASELINE, targets: str = "targets.toml"):
+        self.scale, self.seeds, self.end, self.scenario, self.targets = scale, seeds, end, scenario, targets
 
     def __call__(self, params: dict) -> dict:
         from abm.kernels import one_thread
 
         one_thread()
-        return simulate(params, self.scale, seeds=self.seeds, end=self.end)
+        return simulate(params, self.scale, scenario=self.scenario, seeds=self.seeds, end=self.end,
+                        targets=self.targets)
 
 
 class _InNaturalUnits:
@@ -439,11 +441,15 @@ def tradeoffs(db: Path, targets: dict) -> dict[str, dict]:
     return out
 
 
-def write_posterior(res: dict, scale: float, wall_total_s: float, csv: Path = POSTERIOR_CSV,
-                    meta: Path = POSTERIOR_META, extra: dict | None = None):
-    """The shipped posterior: weighted draws (csv) and how they were made (json), written atomically."""
+def write_posterior(res: dict, scale: float, wall_total_s: float, cal=None, extra: dict | None = None):
+    """The shipped posterior of calibration `cal` (calibration/setting.py; default the Americas baseline's):
+    weighted draws (csv) and how they were made (json), written atomically."""
     from abm.outputs import git_commit
 
+    from calibration.setting import of
+
+    cal = cal or of()
+    csv, meta = cal.posterior_csv, cal.posterior_meta
     df = res["draws"].copy()
     df["weight"] = res["weights"] / res["weights"].sum()
     tmp = csv.with_suffix(".csv.tmp")
@@ -453,12 +459,13 @@ def write_posterior(res: dict, scale: float, wall_total_s: float, csv: Path = PO
             "seeds_per_particle": res.get("seeds_per_particle"), "run_end": res.get("run_end"),
             "stopping_rule": res.get("stopping_rule"), "stopped_because": res.get("stopped_because"),
             "generations_table": res.get("generations_table"),
-            "scenario": str(BASELINE.relative_to(ROOT)), "population_size": res["pop_size"],
+            "scenario": cal.rel(cal.scenario), "pack": cal.pack, "posterior": cal.posterior,
+            "population_size": res["pop_size"],
             "population_size_later": res["pop_size_later"], "later_from_generation": res["later_from"],
             "effective_sample_size": res["ess"], "draws": int(len(res["draws"])),
             "generations": res["generations"], "epsilons": res["epsilons"], "simulations": res["simulations"],
             "wall_s": wall_total_s, "git_commit": git_commit(), "date": dt.date.today().isoformat(),
-            "priors": str(PRIORS.relative_to(ROOT)), "targets": "calibration/targets.toml", **(extra or {})}
+            "priors": cal.rel(cal.priors), "targets": f"calibration/{cal.targets}", **(extra or {})}
     tmp = meta.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(info, indent=2) + "\n")
     os.replace(tmp, meta)
@@ -466,18 +473,23 @@ def write_posterior(res: dict, scale: float, wall_total_s: float, csv: Path = PO
 
 def calibrate(out: Path, scale: float, pop_size: int, max_sims: int, max_minutes: float, generations: int,
               fresh: bool, progress: bool = True, pop_size_later: int | None = None, later_from: int = 4,
-              scheduler: str | None = None, workers: int | None = None, seeds: int = SEEDS_PER_PARTICLE) -> dict:
-    """Fit the priors to the fit targets, resuming OUT/abc.db. The shipped posterior
-    (calibration/posterior.csv, .json) is replaced only when the stopping rule holds: a calibration that
-    ran out of budget first is kept in its database, and the same command resumes it."""
+              scheduler: str | None = None, workers: int | None = None, seeds: int = SEEDS_PER_PARTICLE,
+              cal=None) -> dict:
+    """Fit the priors to the fit targets of calibration `cal` (calibration/setting.py; default the Americas
+    baseline's), resuming OUT/abc.db. The shipped posterior (e.g. calibration/posterior.csv, .json) is replaced
+    only when the stopping rule holds: a calibration that ran out of budget first is kept in its database, and
+    the same command resumes it."""
+    from calibration.setting import of
+
     import abm.model, abm.outputs, abm.scenario, calibration.targets  # noqa: F401  (imported once, before the workers fork)
 
     logging.getLogger("ABC").setLevel(logging.INFO)
+    cal = cal or of()
     db = out / "abc.db"
-    priors = load_priors()
-    fit = load_targets(role="fit")
+    priors = load_priors(cal.priors)
+    fit = load_targets(cal.targets, role="fit")
     end = last_date(fit)
-    res = run_abc(db, Simulator(scale, seeds, end), priors, fit, pop_size=pop_size, max_sims=max_sims,
+    res = run_abc(db, Simulator(scale, seeds, end, cal.scenario, cal.targets), priors, fit, pop_size=pop_size, max_sims=max_sims,
                   max_minutes=max_minutes, generations=generations, fresh=fresh, progress=progress,
                   pop_size_later=pop_size_later, later_from=later_from, scheduler=scheduler,
                   n_procs=workers or os.cpu_count() or 1)
@@ -487,6 +499,6 @@ def calibrate(out: Path, scale: float, pop_size: int, max_sims: int, max_minutes
     # the cost of the posterior: the wall time of the generations it rests on, as pyabc recorded them
     # (an interrupted call's unfinished generation is not kept, and not counted)
     spent = res["wall_s_generations"]
-    write_posterior(res, scale, spent, extra={"first_generation_ranges": first_generation_ranges(db),
+    write_posterior(res, scale, spent, cal, extra={"first_generation_ranges": first_generation_ranges(db),
                                               "tradeoffs": tradeoffs(db, fit)})
     return res

@@ -23,19 +23,33 @@ import numpy as np
 import pandas as pd
 
 from calibration import posterior
-from calibration.abc import POSTERIOR_CSV, POSTERIOR_META, last_date, load_priors, prior_sample, run_baseline
-from calibration.targets import load_targets, pause_date, pause_nationalities
+from calibration.abc import last_date, load_priors, prior_sample, run_baseline
+from calibration.targets import load_targets, pause_target
 
 PAUSE_WEEKS = (-8, 52)   # weeks around the announcement shown and summarised
 
 
+def pause_of(cal) -> dict | None:
+    """The pause the report draws: the observe table of the fit target measured as a window ratio (its date,
+    metric and nationalities), or None for a pack whose targets have none."""
+    try:
+        return pause_target(cal.targets)
+    except ValueError:
+        return None
+
+
 def _run_draw(args) -> dict:
-    """One posterior-predictive run: flat figures, and the pause nationalities' weekly Darien crossings by date
-    (targets.toml's pause target names them)."""
-    params, scale, seed, end = args
-    figures, ts = run_baseline(params, scale, seed, end=end)
-    ve = ts[(ts.metric == "darien_crossings") & ts.nationality.isin(pause_nationalities())].groupby("date").value.sum()
-    return {"figures": figures, "pause_crossings": {str(k): float(v) for k, v in ve.items()}}
+    """One posterior-predictive run: flat figures, and the weekly series of the pause target's metric and
+    nationalities by date (when the targets have a pause)."""
+    params, scale, seed, end, scenario, targets, pause = args
+    figures, ts = run_baseline(params, scale, seed, scenario, end, targets)
+    out = {"figures": figures}
+    if pause is not None:
+        sel = ts.metric == pause["metric"]
+        if pause.get("nationalities"):
+            sel &= ts.nationality.isin(pause["nationalities"])
+        out["pause_crossings"] = {str(k): float(v) for k, v in ts[sel].groupby("date").value.sum().items()}
+    return out
 
 
 def _atomic_json(path: Path, obj):
@@ -44,24 +58,28 @@ def _atomic_json(path: Path, obj):
     os.replace(tmp, path)
 
 
-def predictive_runs(out: Path, draws: int, scale: float, progress: bool = True) -> list[dict]:
-    """Figures of `draws` posterior draws, reusing finished ones from OUT/predictive/."""
+def predictive_runs(out: Path, draws: int, scale: float, progress: bool = True, cal=None) -> list[dict]:
+    """Figures of `draws` draws from the posterior of calibration `cal` (default the Americas baseline's),
+    reusing finished ones from OUT/predictive/."""
     from tqdm import tqdm
 
     from abm.kernels import one_thread
 
-    key = hashlib.sha256(POSTERIOR_CSV.read_bytes()).hexdigest()[:12]
+    from calibration.setting import of
+
+    cal = cal or of()
+    key = hashlib.sha256(cal.posterior_csv.read_bytes()).hexdigest()[:12]
     cache = out / "predictive"
     cache.mkdir(parents=True, exist_ok=True)
-    params = posterior.draws(draws)
-    end = last_date(load_targets())   # as the calibration's runs end (every target's last day)
+    params = posterior.draws(draws, name=cal.posterior)
+    end = last_date(load_targets(cal.targets))   # as the calibration's runs end (every target's last day)
     files = [cache / f"{key}_s{scale:g}_e{end}_d{k}.json" for k in range(draws)]
     todo = [k for k in range(draws) if not files[k].exists()]
     if todo:
         with get_context("fork").Pool(2, initializer=one_thread) as pool, \
                 tqdm(total=draws, initial=draws - len(todo), desc="posterior-predictive runs", disable=not progress) as bar:
 
-            jobs = [(params[k], scale, 1000 + k, end) for k in todo]
+            jobs = [(params[k], scale, 1000 + k, end, cal.scenario, cal.targets, pause_of(cal)) for k in todo]
             for k, res in zip(todo, pool.imap(_run_draw, jobs)):
                 res["params"] = params[k]
                 _atomic_json(files[k], res)
@@ -115,14 +133,15 @@ def parameters_table(priors: dict, post: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def pause_summary(runs: list[dict]) -> dict:
-    """The parole pause in each run: Venezuelan weekly crossings over their mean in the 4 weeks before
-    the announcement; the trough's depth and week; weeks until back to half the level before."""
+def pause_summary(runs: list[dict], date: str) -> dict:
+    """The pause in each run: the pause target's weekly series (e.g. Venezuelan crossings) over its mean in the
+    4 weeks before the announcement of `date`; the trough's depth and week; weeks until back to half the level
+    before."""
     out = {"depth": [], "trough_week": [], "half_recovery_week": [], "curves": []}
     for r in runs:
         s = pd.Series(r.get("pause_crossings", r.get("venezuela_darien", {})))
         s.index = pd.to_datetime(s.index)
-        d0 = s.index[s.index <= pd.Timestamp(pause_date())].max()   # the week holding the announcement: 0
+        d0 = s.index[s.index <= pd.Timestamp(date)].max()   # the week holding the announcement: 0
         weeks = np.round((s.index - d0).days / 7).astype(int)
         s = pd.Series(s.to_numpy(), index=weeks).groupby(level=0).sum()
         before = s[(s.index >= -4) & (s.index < 0)].mean()
@@ -140,7 +159,8 @@ def pause_summary(runs: list[dict]) -> dict:
 
 # --- figures ---
 
-def figures(out: Path, priors: dict, post: pd.DataFrame, runs: list[dict], table: pd.DataFrame, pause: dict):
+def figures(out: Path, priors: dict, post: pd.DataFrame, runs: list[dict], table: pd.DataFrame, pause: dict,
+            spec: dict | None = None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -200,7 +220,7 @@ def figures(out: Path, priors: dict, post: pd.DataFrame, runs: list[dict], table
     fig.savefig(out / "predictive.png", dpi=120)
     plt.close(fig)
     # the parole pause
-    if pause["curves"]:
+    if spec is not None and pause["curves"]:
         curves = pd.concat(pause["curves"], axis=1)
         q = curves.quantile([0.05, 0.5, 0.95], axis=1).T
         fig, ax = plt.subplots(figsize=(7, 3.2))
@@ -208,8 +228,8 @@ def figures(out: Path, priors: dict, post: pd.DataFrame, runs: list[dict], table
         ax.plot(q.index, q[0.5], label="median")
         ax.axvline(0, color="k", lw=0.8)
         ax.axhline(0.1, color="C3", ls="--", lw=1, label="a 90% fall (002 s6.2)")
-        ax.set_xlabel(f"weeks from the week of the parole announcement ({pause_date()})")
-        ax.set_ylabel(f"{', '.join(pause_nationalities())} Darien crossings\n/ mean of the 4 weeks before")
+        ax.set_xlabel(f"weeks from the week of the announcement ({spec['date']})")
+        ax.set_ylabel(f"{', '.join(spec.get('nationalities', []))} {spec['metric']}\n/ mean of the 4 weeks before")
         ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(out / "pause.png", dpi=120)
@@ -229,7 +249,7 @@ def _fmt(x) -> str:
 def how_fitted(meta: dict) -> list[str]:
     """The report's first section: how the shipped posterior was made (calibration/posterior.json)."""
     runs = meta.get("model_runs") or (meta.get("simulations", 0) * (meta.get("seeds_per_particle") or 1))
-    lines = [f"Posterior: `calibration/posterior.csv`, {meta.get('method', '')}, at scale {meta.get('scale')} "
+    lines = [f"Posterior: `calibration/{meta.get('posterior', 'posterior.csv')}`, {meta.get('method', '')}, at scale {meta.get('scale')} "
              f"(`{meta.get('scenario')}`), {runs:,} model runs ({meta.get('seeds_per_particle')} per parameter set, "
              f"averaged), {meta.get('wall_s', 0) / 60:.1f} min wall on this machine; commit {meta.get('git_commit')}.", ""]
     if meta.get("design_points"):
@@ -265,14 +285,15 @@ def how_fitted(meta: dict) -> list[str]:
     return lines
 
 
-def report_md(table, params, pause, meta, draws, scale, targets) -> str:
-    lines = ["# Calibration report", ""]
+def report_md(table, params, pause, meta, draws, scale, targets, spec: dict | None = None,
+              targets_file: str = "targets.toml") -> str:
+    lines = [f"# Calibration report: {meta.get('pack', 'americas')} pack", ""]
     lines += how_fitted(meta)
     lines += [f"Posterior-predictive check: {draws} draws resampled by weight, each run once at scale {scale:g} "
               f"(seeds 1000+k). Inside: the observed value lies in the 5-95% range of the simulated one (for a "
               f"bound, the range reaches the allowed side; for a range, they overlap).", ""]
     lines += ["Fit targets are what the calibration was fitted to; check targets were read by no fitting step "
-              "(calibration/targets.toml, `role`).", ""]
+              f"(calibration/{targets_file}, `role`).", ""]
     lines += ["| target | role | observed | sim median | sim 90% | inside |", "|---|---|---:|---:|---:|:---:|"]
     for _, r in table.iterrows():
         kind = targets[r.target.split(":")[0]]["error"].get("bound")
@@ -308,12 +329,13 @@ def report_md(table, params, pause, meta, draws, scale, targets) -> str:
                 sd_miss = f" The simulated median is {(r.sim_median - r.observed) / sd:+.2f} sd from it (error model)."
             lines.append(f"- **{r.target}**: {why}.{reach}{trade or ''}{sd_miss}".replace("..", "."))
         lines.append("")
-    lines += ["## The parole pause", ""]
-    if pause["depth"]:
+    if spec is not None:
+        lines += ["## The parole pause", ""]
+    if spec is not None and pause["depth"]:
         q = lambda xs: np.nanquantile(np.asarray(xs, float), [0.5, 0.05, 0.95])
         d, t, h = q(pause["depth"]), q(pause["trough_week"]), q(pause["half_recovery_week"])
-        lines += [f"{', '.join(pause_nationalities())}: weekly Darien crossings over their mean in the 4 weeks "
-                  f"before {pause_date()} "
+        lines += [f"{', '.join(spec.get('nationalities', []))}: weekly {spec['metric']} over their mean in the 4 "
+                  f"weeks before {spec['date']} "
                   f"(`pause.png`), median [90%] over the draws: deepest fall within 26 weeks {d[0]:.2f} "
                   f"[{d[1]:.2f}, {d[2]:.2f}], reached in week {t[0]:.0f} [{t[1]:.0f}, {t[2]:.0f}] (week 0 holds the "
                   f"announcement); back above half the level before in week {h[0]:.0f} [{h[1]:.0f}, {h[2]:.0f}]. "
@@ -327,28 +349,35 @@ def report_md(table, params, pause, meta, draws, scale, targets) -> str:
         lines.append(f"| {r.parameter} | {r.prior} | [{r.prior_lo90:.4g}, {r.prior_hi90:.4g}] | {r.post_median:.4g} | "
                      f"[{r.post_lo90:.4g}, {r.post_hi90:.4g}] | {r.width_ratio:.2f} |")
     lines += ["", "Figures: `marginals.png` (prior and posterior), `pairplot.png` (posterior), `predictive.png` "
-              "(per target, observed marked), `pause.png`.", ""]
+              "(per target, observed marked)" + (", `pause.png`." if spec is not None else "."), ""]
     return "\n".join(lines)
 
 
-def check(out: Path, draws: int = 40, scale: float = 0.01, progress: bool = True) -> pd.DataFrame:
+def check(out: Path, draws: int = 40, scale: float = 0.01, progress: bool = True, cal=None) -> pd.DataFrame:
+    """The posterior-predictive check of calibration `cal` (default the Americas baseline's) into OUT."""
+    from calibration.setting import of
+
+    cal = cal or of()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    targets, priors = load_targets(), load_priors()
-    runs = predictive_runs(out, draws, scale, progress)
+    targets, priors = load_targets(cal.targets), load_priors(cal.priors)
+    runs = predictive_runs(out, draws, scale, progress, cal)
     table = targets_table(runs, targets)
-    post = posterior.load()
+    post = posterior.load(cal.posterior)
     priors = {k: v for k, v in priors.items() if k in post.columns}  # the fitted ones (see parameters_table)
     params = parameters_table(priors, post)
-    pause = pause_summary(runs)
-    meta = json.loads(POSTERIOR_META.read_text()) if POSTERIOR_META.exists() else {}
+    spec = pause_of(cal)
+    pause = pause_summary(runs, spec["date"]) if spec is not None else {"depth": [], "curves": []}
+    meta = json.loads(cal.posterior_meta.read_text()) if cal.posterior_meta.exists() else {}
+    meta.setdefault("posterior", cal.posterior)
     for name, df in (("targets.csv", table), ("parameters.csv", params)):
         tmp = out / (name + ".tmp")
         df.to_csv(tmp, index=False, float_format="%.6g")
         os.replace(tmp, out / name)
-    figures(out, priors, post, runs, table, pause)
-    md = report_md(table, params, pause, meta, draws, scale, targets)
-    md += f"\nWritten {dt.date.today().isoformat()} by `smo-abm calibrate --check --draws {draws} --check-scale {scale:g}`.\n"
+    figures(out, priors, post, runs, table, pause, spec)
+    md = report_md(table, params, pause, meta, draws, scale, targets, spec, cal.targets)
+    md += (f"\nWritten {dt.date.today().isoformat()} by `smo-abm calibrate --check --scenario {cal.rel(cal.scenario)} "
+           f"--draws {draws} --check-scale {scale:g}`.\n")
     tmp = out / "report.md.tmp"
     tmp.write_text(md)
     os.replace(tmp, out / "report.md")

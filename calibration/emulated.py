@@ -72,8 +72,9 @@ class EmulatedSimulator:
         return dict(zip(self.em.keys, map(float, y)))
 
 
-def _design(folder: Path, points: list[dict], scale: float, seeds: int, end: str, client, progress: bool):
-    return run_design(folder, points, scale, seeds, end, progress=progress, runner=_DaskRunner(client))
+def _design(folder: Path, points: list[dict], scale: float, seeds: int, end: str, client, progress: bool, cal):
+    return run_design(folder, points, scale, seeds, end, progress=progress, runner=_DaskRunner(client),
+                      scenario=cal.rel(cal.scenario), targets=cal.targets)
 
 
 class _DaskRunner:
@@ -126,23 +127,29 @@ def fit_emulator(records: list[dict], priors: dict, keys: list[str], log: set[st
 def calibrate_emulated(out: Path, scale: float, seeds: int = SEEDS_PER_PARTICLE, wave1: int = WAVE1,
                        wave2: int = WAVE2, pop_size: int = POP_SIZE, max_minutes: float = 150.0,
                        generations: int = 30, fresh: bool = False, progress: bool = True,
-                       scheduler: str | None = None, workers: int | None = None, write: bool = True) -> dict:
-    """The two waves (module docstring). Writes OUT/design/, OUT/emulated-wave1.db, OUT/emulated.db,
-    OUT/emulator.csv (the stated error) and, if the final ABC's stopping rule holds, the shipped posterior."""
+                       scheduler: str | None = None, workers: int | None = None, write: bool = True,
+                       cal=None) -> dict:
+    """The two waves (module docstring) for calibration `cal` (calibration/setting.py: a scenario and its pack's
+    targets, priors and posterior; default the Americas baseline's). Writes OUT/design/, OUT/emulated-wave1.db,
+    OUT/emulated.db, OUT/emulator.csv (the stated error) and, if the final ABC's stopping rule holds, the
+    pack's posterior."""
+    from calibration.setting import of
+
     import abm.model, abm.outputs, abm.scenario, calibration.targets  # noqa: F401  (before workers start)
 
     logging.getLogger("ABC").setLevel(logging.WARNING)
     t0 = time.perf_counter()
     deadline = t0 + 60 * max_minutes
     out = Path(out)
-    priors, fit = load_priors(), load_targets(role="fit")
+    cal = cal or of()
+    priors, fit = load_priors(cal.priors), load_targets(cal.targets, role="fit")
     end = last_date(fit)
     keys, log = emulated_keys(fit)
     sd = target_sd(fit, keys)
     client, close = _client(scheduler, workers)
     try:
         rec1 = _design(out / "design" / "wave1", design_points(priors, wave1, DESIGN_SEED), scale, seeds, end,
-                       client, progress)
+                       client, progress, cal)
         em1, X1, Y1 = fit_emulator(rec1, priors, keys, log)
         err1, psd1 = cross_validate(em1, X1, Y1)
         noise1 = error_table(err1, psd1, keys, sd).rmse.to_numpy()
@@ -155,7 +162,7 @@ def calibrate_emulated(out: Path, scale: float, seeds: int = SEEDS_PER_PARTICLE,
                        max_minutes=max(left, 0.1), generations=generations, n_procs=1, progress=False,
                        fresh=resume_or_fresh(db1, rec1, noise1, fit, pop1, fresh), seed=ABC_SEED, min_ess=0)
         pts2 = posterior_sample(res1["draws"], res1["weights"], wave2, WAVE2_SEED)
-        rec2 = _design(out / "design" / "wave2", pts2, scale, seeds, end, client, progress)
+        rec2 = _design(out / "design" / "wave2", pts2, scale, seeds, end, client, progress, cal)
     finally:
         close()
     X2, Y2, _ = table(rec2, priors, keys)
@@ -184,7 +191,7 @@ def calibrate_emulated(out: Path, scale: float, seeds: int = SEEDS_PER_PARTICLE,
                model_runs=(len(rec1) + len(rec2)) * seeds, wall_s_this_call=time.perf_counter() - t0,
                design_wall_s=design_wall)
     if res["converged"] and write:
-        write_posterior(res, scale, design_wall + res["wall_s_generations"] + res1["wall_s_generations"],
+        write_posterior(res, scale, design_wall + res["wall_s_generations"] + res1["wall_s_generations"], cal,
                         extra={"method": "ABC-SMC (pyabc) on a Gaussian-process emulator, two waves "
                                          "(calibration/emulated.py)",
                                "design_points": {"wave1": wave1, "wave2": len(pts2)},

@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SCENARIO = "experiments/baseline.toml"   # a design's scenario, relative to the repository
 
 # --- 1. the design ---
 
@@ -70,16 +72,17 @@ def _run_point(args) -> dict:
     import time
 
     one_thread()
-    params, scale, seeds, end, first_seed = args
+    params, scale, seeds, end, first_seed, scenario, targets = args
     t0 = time.perf_counter()
-    runs = [run_baseline(params, scale, first_seed + j, end=end)[0] for j in range(seeds)]
+    runs = [run_baseline(params, scale, first_seed + j, Path(scenario), end, targets)[0] for j in range(seeds)]
     return {"params": params, "runs": runs, "wall_s": time.perf_counter() - t0}
 
 
-def _done(file: Path, params: dict, scale: float, seeds: int, end: str) -> bool:
-    """Whether `file` holds this point already run as asked: the same parameter values, scale, runs and end (a
-    file from another design, priors or settings under the same number is run again and replaced; a record
-    written before the settings were kept is compared on its parameters alone)."""
+def _done(file: Path, params: dict, scale: float, seeds: int, end: str, scenario: str = DEFAULT_SCENARIO) -> bool:
+    """Whether `file` holds this point already run as asked: the same parameter values, scale, runs, end and
+    scenario (a file from another design, priors or settings under the same number is run again and replaced; a
+    record written before the settings were kept is compared on its parameters alone, and on the Americas
+    baseline, the only scenario calibrated then)."""
     if not file.exists():
         return False
     try:
@@ -87,12 +90,14 @@ def _done(file: Path, params: dict, scale: float, seeds: int, end: str) -> bool:
     except (OSError, ValueError):
         return False
     same = rec.get("params") == params and len(rec.get("runs", [])) == seeds
-    return same and all(rec.get(k, v) == v for k, v in (("scale", scale), ("seeds", seeds), ("end", end)))
+    return same and rec.get("scenario", DEFAULT_SCENARIO) == scenario and \
+        all(rec.get(k, v) == v for k, v in (("scale", scale), ("seeds", seeds), ("end", end)))
 
 
 def run_design(folder: Path, points: list[dict], scale: float, seeds: int, end: str, progress: bool = True,
-               runner=None) -> list[dict]:
-    """Simulate every design point (`seeds` runs each, seeds 1000k + 1, ...), keeping each finished point in
+               runner=None, scenario: str = DEFAULT_SCENARIO, targets: str = "targets.toml") -> list[dict]:
+    """Simulate every design point (`seeds` runs each of `scenario`, a path relative to the repository, seeds
+    1000k + 1, ...; the figures of the targets file `targets`), keeping each finished point in
     folder/pNNNNN.json; points already there are not run again. Returns every point's record.
 
     `runner`: None runs two processes here; an object with a method `map(jobs)` yielding (job index, record)
@@ -103,12 +108,13 @@ def run_design(folder: Path, points: list[dict], scale: float, seeds: int, end: 
 
     folder.mkdir(parents=True, exist_ok=True)
     files = [folder / f"p{k:05d}.json" for k in range(len(points))]
-    todo = [k for k in range(len(points)) if not _done(files[k], points[k], scale, seeds, end)]
-    jobs = [(points[k], scale, seeds, end, 1000 * (k + 1)) for k in todo]
+    todo = [k for k in range(len(points)) if not _done(files[k], points[k], scale, seeds, end, scenario)]
+    path = str(ROOT / scenario)
+    jobs = [(points[k], scale, seeds, end, 1000 * (k + 1), path, targets) for k in todo]
     run = runner or _run_point
 
     def keep(k, res):
-        res = {**res, "scale": scale, "seeds": seeds, "end": end}   # what _done compares on a resume
+        res = {**res, "scale": scale, "seeds": seeds, "end": end, "scenario": scenario}   # what _done compares
         tmp = files[k].with_name(f".{files[k].name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(res))
         os.replace(tmp, files[k])

@@ -7,9 +7,10 @@ and Haitians their 2023 Darien crossings), and the model value is the mean over 
 scale. Two or three passes converge to within a few percent. A fitting step: it reads only fit targets.
 The ABC (calibration/abc.py) then fits behaviour with the push held where this step left it.
 
-    python -m calibration.fit_push [--passes 2] [--seeds 2] [--write]
+    python -m calibration.fit_push [--scenario experiments/baseline.toml] [--passes 2] [--seeds 2] [--write]
 
-Without --write it only reports. With --write it edits abm/packs/americas/populations.toml in place.
+Without --write it only reports. With --write it edits the scenario's pack's populations.toml in place
+(the Americas pack's by default).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from calibration.targets import headline, load_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "experiments" / "baseline.toml"
-POPULATIONS = ROOT / "abm" / "packs" / "americas" / "populations.toml"
+POPULATIONS = ROOT / "abm" / "packs" / "americas" / "populations.toml"   # the default scenario's pack's
 def push_targets(targets: dict) -> dict[str, tuple[str, str | None]]:
     """{nationality: (target, key in its table or None)} for the fit targets marked fits_push: a
     one-nationality total takes precedence over a table by nationality."""
@@ -42,19 +43,19 @@ def push_targets(targets: dict) -> dict[str, tuple[str, str | None]]:
     return out
 
 
-def observed() -> dict[str, float]:
-    t = load_targets(role="fit")  # a fitting step: it reads only fit targets
+def observed(targets: str = "targets.toml") -> dict[str, float]:
+    t = load_targets(targets, role="fit")  # a fitting step: it reads only fit targets
     return {n: float(t[k]["value"] if sub is None else t[k]["value"][sub]) for n, (k, sub) in push_targets(t).items()}
 
 
-def simulated(seeds) -> dict[str, float]:
-    which = push_targets(load_targets(role="fit"))
+def simulated(seeds, scenario: Path = BASELINE, targets: str = "targets.toml") -> dict[str, float]:
+    which = push_targets(load_targets(targets, role="fit"))
     res: dict[str, list] = {}
     for s in seeds:
-        m = SafeMobilityModel(load_run(BASELINE, seed=s))
+        m = SafeMobilityModel(load_run(scenario, seed=s))
         m.run()
         m.release()
-        head = headline(timeseries(m), role="fit")  # each figure measured as targets.toml says
+        head = headline(timeseries(m), name=targets, role="fit")  # each figure measured as the targets file says
         for n, (k, sub) in which.items():
             res.setdefault(n, []).append(head[k] if sub is None else head[k][sub])
     return {k: float(np.mean(v)) for k, v in res.items()}
@@ -69,15 +70,20 @@ def shift_push(text: str, nationality: str, delta: float) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default=str(BASELINE), help="the scenario whose pack is fitted (default: the "
+                                                               "Americas baseline)")
     ap.add_argument("--passes", type=int, default=2)
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--damping", type=float, default=0.9)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
-    target = observed()
+    from calibration.setting import of
+
+    cal = of(args.scenario)
+    target = observed(cal.targets)
     for k in range(args.passes):
-        sim = simulated(range(1, args.seeds + 1))
-        text = POPULATIONS.read_text()
+        sim = simulated(range(1, args.seeds + 1), cal.scenario, cal.targets)
+        text = cal.populations.read_text()
         print(f"pass {k + 1} ({dt.datetime.now():%H:%M:%S})")
         for n, v in sim.items():
             if n not in target:
@@ -87,7 +93,7 @@ def main(argv=None):
             text = shift_push(text, n, delta)
         if not args.write:
             break
-        POPULATIONS.write_text(text)
+        cal.populations.write_text(text)
 
 
 if __name__ == "__main__":

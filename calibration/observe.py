@@ -15,7 +15,8 @@ hold, from the run's summary. Nothing here names a place, a nationality or a dat
 
     metric = "darien_crossings" | metrics = [...]   metrics of timeseries.csv (summed)
     nationalities = [...]       only these nationalities (default: all)
-    hosts = [...]               only these host places (default: all)
+    hosts = [...]               only these host places (default: all); or a table {place = weight}: each
+                                place's people times its weight (a route that is a share of a place's departures)
     foreign = true              only people living outside their own country (nationality != host)
     by = "nationality"          one figure per nationality: the target's value is a table by nationality
     complement = true           1 - the statistic (a drop, a share of those who did not)
@@ -68,8 +69,13 @@ def check_spec(spec, file, where: str, metrics=None, top: bool = True) -> dict:
         if metrics is not None and n not in metrics:
             raise InputError(file, f"{where}.metric", f"unknown metric {n!r} (known: {', '.join(metrics)})")
     for k in ("nationalities", "hosts", "metrics"):
+        if k == "hosts" and isinstance(out.get(k), dict):
+            for h, w in out[k].items():
+                if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 < w <= 1:
+                    raise InputError(file, f"{where}.hosts.{h}", f"a weight must be a number in (0, 1], not {w!r}")
+            continue
         if k in out and (not isinstance(out[k], list) or not all(isinstance(x, str) for x in out[k])):
-            raise InputError(file, f"{where}.{k}", "must be a list of names")
+            raise InputError(file, f"{where}.{k}", "must be a list of names (hosts: or a table of weights)")
     if "weeks" in out and (isinstance(out["weeks"], bool) or not isinstance(out["weeks"], int) or out["weeks"] < 1):
         raise InputError(file, f"{where}.weeks", "must be a whole number of weeks >= 1")
     if "by" in out and out["by"] != "nationality":
@@ -112,11 +118,14 @@ class Series:
             if nationality is not None:
                 sel &= n == nationality
             if "hosts" in spec:
-                sel &= np.isin(h, spec["hosts"])
+                sel &= np.isin(h, list(spec["hosts"]))
             if spec.get("foreign"):
                 sel &= n != h
+            x = v[sel]
+            if isinstance(spec.get("hosts"), dict):   # each place's people times its weight
+                x = x * np.array([spec["hosts"][p] for p in h[sel]], dtype=float)
             dates.append(d[sel])
-            values.append(v[sel])
+            values.append(x)
         if not dates:
             return np.empty(0, dtype=str), np.empty(0)
         return np.concatenate(dates), np.concatenate(values)

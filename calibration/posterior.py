@@ -66,13 +66,24 @@ def spatial_median(Z: np.ndarray, w: np.ndarray, iterations: int = 200, tol: flo
     return m
 
 
-def joint_point_index(df: pd.DataFrame) -> int:
-    """The row of the posterior nearest its weighted spatial median, each parameter taken in the space the
-    calibration worked in (log10 for a log-uniform prior) and divided by its weighted sd: a particle the
-    posterior holds, not a combination of marginals (issue 17)."""
+def priors_of(name: str = "posterior.csv") -> dict:
+    """The priors a posterior was fitted with: the file its sidecar (NAME.json) names, else priors.toml."""
+    import json
+
     from calibration.abc import load_priors
 
-    priors = load_priors()
+    meta = (DIR / name).with_suffix(".json")
+    file = json.loads(meta.read_text()).get("priors") if meta.exists() else None
+    return load_priors(DIR.parent / file if file else DIR / "priors.toml")
+
+
+def joint_point_index(df: pd.DataFrame, priors: dict | None = None) -> int:
+    """The row of the posterior nearest its weighted spatial median, each parameter taken in the space the
+    calibration worked in (log10 for a log-uniform prior: `priors`, default priors.toml's) and divided by its
+    weighted sd: a particle the posterior holds, not a combination of marginals (issue 17)."""
+    from calibration.abc import load_priors
+
+    priors = priors if priors is not None else load_priors()
     w = df["weight"].to_numpy(dtype=float)
     cols = []
     for k in params_of(df):
@@ -89,7 +100,7 @@ def point(name: str = "posterior.csv") -> dict[str, float]:
     """The posterior's joint point (joint_point_index), {"section.name": value}: what a run uses by
     default."""
     df = load(name)
-    row = df.iloc[joint_point_index(df)]
+    row = df.iloc[joint_point_index(df, priors_of(name))]
     return {k: float(row[k]) for k in params_of(df)}
 
 

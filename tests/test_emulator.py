@@ -12,7 +12,7 @@ PRIORS = {"toy.a": {"dist": "uniform", "lo": 0.0, "hi": 10.0},
 
 def toy(job):
     """Two seeds of a smooth figure of the parameters with seed noise of sd 0.1."""
-    params, _scale, seeds, _end, first = job
+    params, _scale, seeds, _end, first, *_where = job
     a, b = params["toy.a"], np.log10(params["toy.b"])
     runs = [{"y": float(np.sin(a / 3) + b + np.random.default_rng(first + j).normal(0, 0.1)),
              "z": float(a * (b + 2))} for j in range(seeds)]
