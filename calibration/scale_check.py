@@ -2,7 +2,8 @@
 (independent seeds at two scales, a Welch t-test per figure), applied to every fit target at the scale the
 ABC runs at, with the run ending where the calibration's runs end (calibration.abc.last_date).
 
-    python -m calibration.scale_check [--scales 0.003 0.01] [--seeds 8] [--out results/calibration-scale]
+    python -m calibration.scale_check [--scenario experiments/baseline.toml] [--scales 0.003 0.01] [--seeds 8]
+                                      [--out results/calibration-scale]
 
 Writes OUT/scale_check.csv and OUT/scale_check.md: per fit figure, the mean and sd over seeds at each scale,
 the Welch p-value, and the difference of the means in units of the target's error sd (what the ABC's distance
@@ -26,13 +27,16 @@ def _one(args):
     from calibration.abc import run_baseline
 
     one_thread()
-    scale, seed, end = args
-    return run_baseline({}, scale, seed, end=end)[0]
+    scale, seed, end, scenario, targets = args
+    return run_baseline({}, scale, seed, scenario, end, targets)[0]
 
 
-def figures(scale: float, seeds, end: str) -> pd.DataFrame:
+def figures(scale: float, seeds, end: str, cal=None) -> pd.DataFrame:
+    from calibration.setting import of
+
+    cal = cal or of()
     with get_context("fork").Pool(2) as pool:
-        return pd.DataFrame(pool.map(_one, [(scale, s, end) for s in seeds]))
+        return pd.DataFrame(pool.map(_one, [(scale, s, end, cal.scenario, cal.targets) for s in seeds]))
 
 
 def compare(a: pd.DataFrame, b: pd.DataFrame, targets: dict) -> pd.DataFrame:
@@ -74,21 +78,24 @@ def markdown(df: pd.DataFrame, sa: float, sb: float, n: int, end: str) -> str:
 def main(argv=None) -> int:
     from abm.folders import claim, out_path, write_file
     from calibration.abc import last_date
+    from calibration.setting import of
     from calibration.targets import load_targets
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default="experiments/baseline.toml", help="the scenario whose fit figures are compared")
     ap.add_argument("--scales", type=float, nargs=2, default=[0.003, 0.01])
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--out", default="results/calibration-scale")
     args = ap.parse_args(argv)
-    targets = load_targets(role="fit")
+    cal = of(args.scenario)
+    targets = load_targets(cal.targets, role="fit")
     end = last_date(targets)
     seeds = range(1, args.seeds + 1)
     out, field = out_path(args.out, Path("results") / "calibration-scale")
     t0 = time.perf_counter()
     with claim(out, "scale_check", field, 1_000_000) as folder:
         folder.prepare()
-        a, b = (figures(s, seeds, end) for s in args.scales)
+        a, b = (figures(s, seeds, end, cal) for s in args.scales)
         df = compare(a, b, targets)
         md = markdown(df, args.scales[0], args.scales[1], args.seeds, end)
 
@@ -97,7 +104,7 @@ def main(argv=None) -> int:
             write_file(tmp / "scale_check.md", md)
             from abm.outputs import git_commit
 
-            return {"scenario": "experiments/baseline.toml", "parameters": "abm/params.py (hand-set)",
+            return {"scenario": cal.rel(cal.scenario), "parameters": "abm/params.py (hand-set)",
                     "scales": args.scales, "seeds": list(seeds), "run_end": end, "git_commit": git_commit(),
                     "wall_s": round(time.perf_counter() - t0, 1)}
 

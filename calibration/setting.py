@@ -56,8 +56,39 @@ def of(scenario=BASELINE) -> Calibration:
                       priors=DIR / meta.get("calibration_priors", "priors.toml"),
                       posterior=meta.get("calibration_posterior", f"{name}_posterior.csv"),
                       populations=sc.pack.path / "populations.toml")
+    check_priors(cal.priors)
     check_against_pack(cal, sc.pack)
     return cal
+
+
+def check_priors(path: Path) -> None:
+    """A priors file as calibration reads it: each `[section.name]` a parameter of abm/params.py with a known
+    distribution, lo < hi (lo > 0 for a log-uniform), and a reason; an InputError names the file and field."""
+    from abm import params as P
+    from abm.errors import InputError, reject_unknown
+    from abm.pack import read_toml
+
+    raw = read_toml(path)
+    for sec, table in raw.items():
+        if sec not in P.PARAMS or not isinstance(table, dict):
+            raise InputError(path, sec, f"not a section of abm/params.py ({', '.join(P.PARAMS)})")
+        for name, spec in table.items():
+            where = f"{sec}.{name}"
+            if name not in P.PARAMS[sec]:
+                raise InputError(path, where, f"not a parameter of section {sec!r} in abm/params.py")
+            if not isinstance(spec, dict):
+                raise InputError(path, where, "must be a table (dist, lo, hi, reason)")
+            reject_unknown(path, f"{where}.", spec, ["dist", "lo", "hi", "reason"])
+            for k in ("dist", "lo", "hi", "reason"):
+                if k not in spec:
+                    raise InputError(path, f"{where}.{k}", "missing")
+            if spec["dist"] not in ("uniform", "loguniform"):
+                raise InputError(path, f"{where}.dist", f"must be uniform or loguniform, not {spec['dist']!r}")
+            lo, hi = spec["lo"], spec["hi"]
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi)) or not lo < hi:
+                raise InputError(path, f"{where}.hi", f"the range must be numbers with lo < hi, not [{lo!r}, {hi!r}]")
+            if spec["dist"] == "loguniform" and lo <= 0:
+                raise InputError(path, f"{where}.lo", "a log-uniform prior needs lo > 0")
 
 
 def check_against_pack(cal: Calibration, pack) -> None:

@@ -44,6 +44,23 @@ def paired_power(rho: float, n: int, alpha_each: float, bias: float = 1.0) -> fl
     return float(power)
 
 
+def welch_power(ratio: float, n_a: int, n_b: int, alpha_each: float, bias: float = 1.0) -> float:
+    """Power of a two-sided Welch t-test at level alpha_each, n_a runs of a setting whose sd is `ratio` times
+    that of the other setting (n_b runs), against a bias of `bias` times the larger of the two sds
+    (Welch-Satterthwaite degrees of freedom, noncentral t)."""
+    from scipy import stats
+
+    va, vb = ratio ** 2 / n_a, 1.0 / n_b
+    se = np.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (n_a - 1) + vb ** 2 / (n_b - 1))
+    nc = bias * max(ratio, 1.0) / se
+    t = stats.t.ppf(1 - alpha_each / 2, df)
+    power = stats.nct.sf(t, df, nc) + stats.nct.cdf(-t, df, nc)
+    if np.isnan(power):
+        power = stats.norm.sf(t - nc) + stats.norm.cdf(-t - nc)
+    return float(power)
+
+
 def paired_test(a: list[dict], b: list[dict], alpha: float = ALPHA) -> dict:
     """Per figure: (mean difference a - b, its standard error, t, p, passes) of a paired t-test, each at
     alpha / figures. a[i] and b[i] are the same seed."""

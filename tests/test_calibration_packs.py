@@ -113,3 +113,28 @@ def test_the_europe_design_runs_its_own_scenario_and_targets(tmp_path):
     keys = emulated_keys(load_targets(eu.targets, "fit"))[0]
     assert set(keys) <= set(recs[0]["runs"][0])
     assert len(pd.read_csv(tmp_path / "emulator.csv")) == len(keys)
+
+
+@pytest.mark.parametrize("edit,field", [
+    (lambda s: s.replace('wom_awareness]\ndist = "loguniform"', 'wom_awareness]\ndist = "lognormal"', 1),
+     "information.wom_awareness.dist"),
+    (lambda s: s.replace("lo = 0.002", "lo = 0.05", 1), "information.wom_awareness.hi"),
+    (lambda s: s.replace("[information.wom_awareness]", "[information.wom_awarenes]", 1), "information.wom_awarenes"),
+    (lambda s: s.replace("lo = 0.002", "lo = 0.002\nmean = 0.01", 1), "information.wom_awareness.mean"),
+])
+def test_a_bad_priors_file_names_the_file_and_field(tmp_path, edit, field):
+    bad = tmp_path / "priors.toml"
+    bad.write_text(edit((ROOT / "calibration" / "priors.toml").read_text()))
+    with pytest.raises(InputError) as e:
+        setting.check_priors(bad)
+    assert e.value.file == str(bad) and e.value.field == field
+    setting.check_priors(ROOT / "calibration" / "priors.toml")   # the shipped one passes
+
+
+def test_calibrate_refuses_a_pack_without_targets_before_any_work(tmp_path, capsys):
+    from abm.cli import main
+
+    out = tmp_path / "cal"
+    assert main(["calibrate", "--scenario", str(TESTLAND), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "meta.calibration_targets" in err and "Traceback" not in err and not out.exists()

@@ -2,21 +2,27 @@
 
 The reference step applies the same rules one Migrant at a time, in random order, on the live arrays
 (asynchronous updating); the vectorised step applies them to everyone at once. They should give the
-same distribution of outcomes. Design: the spread of each outcome is estimated from 20 cheap
-vectorised runs; the mean of k reference runs (other seeds) must lie within 3.5 standard errors
-(sd * sqrt(1/k + 1/20)) of the vectorised mean, for each of the outcomes below. Under agreement a
-single outcome fails with probability about 0.05%, so the five together about 0.25%.
+same distribution of outcomes' means. Two tests:
 
-Power (issue 17, not met): the tolerance is 3.5 * sqrt(1/3 + 1/20) = 2.17 sd, so with equal spreads a
-bias of one sd fails an outcome with probability about 3% (normal approximation). Measured on seeds
-101-160 (vectorised) and 1-6 (per-agent), the per-agent sds over the vectorised are 2.48 (darien
-crossings), 1.12, 1.03, 0.81, 0.62: the per-agent step spreads Darien crossings more, which this test of
-means does not examine and which makes its false alarm for that outcome about 13%, not 0.05%. A design
-with 80% power needs about 12 per-agent runs (38 s each at this scale) if the spreads are equal; the
-per-agent step cannot be switched on for a stretch of a common run instead (switching it on and off again
-moved border arrivals by -3.3 sd over 10 seeds, because the per-agent step does not keep the vectorised
-step's clocks: 426 of 2,751 people had prompt clocks in the past after 4 weeks, so set_reference now
-refuses to switch back), so none fits the default suite.
+- In the default suite, a gross-error check: the mean of 3 per-agent runs must lie within 3.5 standard
+  errors of the mean of 20 vectorised runs, for each outcome below, the standard error taking the larger
+  of the two steps' sds (sd * sqrt(1/3 + 1/20)). It claims no power: it catches a step that is broken.
+- `test_reference_step_agrees_with_vectorised_powered` (marked slow; `make test-slow`, which `.ci/run`
+  runs): 20 per-agent runs (seeds 4-23) against 40 vectorised runs (seeds 101-140), a Welch t-test per
+  outcome at 0.01 (Bonferroni over the 5 outcomes: a family-wise false alarm of 5%). Power (issue 17),
+  computed with tests.power.welch_power (noncentral t, Welch-Satterthwaite degrees of freedom) against a
+  bias of one seed-to-seed sd (the larger of the two steps' sds), at the sd ratios (per-agent over
+  vectorised) measured on seeds 101-160 and 1-6: 2.48 (Darien crossings) 0.92, 1.12 0.85, 1.03 0.83,
+  0.81 0.92, 0.62 0.98. The test prints the ratios it measures (pytest -s).
+
+Why Welch and the larger sd: the per-agent step spreads Darien crossings about 2.5 times more than the
+vectorised step (not examined further; asynchronous updating, which lets a decision reach contacts within
+the same week, is a likely reason); a test
+that took the vectorised sd for both would raise false alarms on that outcome, and a bias smaller than
+the noise of the step being tested is not one a seed-to-seed comparison can resolve. The per-agent step
+cannot be switched on for a stretch of a common run instead (switching it on and off again moved border
+arrivals by -3.3 sd over 10 seeds, because the per-agent step does not keep the vectorised step's clocks:
+426 of 2,751 people had prompt clocks in the past after 4 weeks, so set_reference refuses to switch back).
 """
 import numpy as np
 import pytest
@@ -61,13 +67,33 @@ def vectorised():
 
 
 def check(vec, ref):
+    """The gross-error check: each outcome's per-agent mean within 3.5 standard errors of the vectorised one,
+    with the larger of the two sds."""
     for k in OUTCOMES:
         v = np.array([r[k] for r in vec])
         x = np.array([r[k] for r in ref])
-        se = v.std(ddof=1) * np.sqrt(1 / len(x) + 1 / len(v))
+        sd = max(v.std(ddof=1), x.std(ddof=1))
+        se = sd * np.sqrt(1 / len(x) + 1 / len(v))
         print(f"{k:18s} vectorised {v.mean():11.0f} (sd {v.std(ddof=1):8.0f}, n={len(v)}) | "
-              f"per-agent {x.mean():11.0f} (n={len(x)}) | z = {(x.mean() - v.mean()) / se:+.2f}")  # pytest -s
+              f"per-agent {x.mean():11.0f} (sd {x.std(ddof=1):8.0f}, n={len(x)}) | z = {(x.mean() - v.mean()) / se:+.2f}")
         assert abs(x.mean() - v.mean()) <= 3.5 * se + 1e-9, (k, x.mean(), v.mean(), se)
+
+
+def welch(vec, ref, alpha: float = 0.05):
+    """A Welch t-test per outcome at alpha / outcomes; prints each outcome's sd ratio and the design's power
+    at it (pytest -s)."""
+    from scipy import stats
+
+    from tests.power import welch_power
+
+    for k in OUTCOMES:
+        v = np.array([r[k] for r in vec], float)
+        x = np.array([r[k] for r in ref], float)
+        p = float(stats.ttest_ind(x, v, equal_var=False).pvalue)
+        ratio = x.std(ddof=1) / v.std(ddof=1)
+        print(f"{k:18s} per-agent {x.mean():11.0f} vectorised {v.mean():11.0f} sd ratio {ratio:.2f} "
+              f"Welch p {p:.4f} power at this ratio {welch_power(ratio, len(x), len(v), alpha / len(OUTCOMES)):.2f}")
+        assert p > alpha / len(OUTCOMES), (k, x.mean(), v.mean(), p)
 
 
 def test_reference_step_agrees_with_vectorised(vectorised):
@@ -75,8 +101,8 @@ def test_reference_step_agrees_with_vectorised(vectorised):
 
 
 @pytest.mark.slow
-def test_reference_step_agrees_with_vectorised_more_seeds(vectorised):
-    check(vectorised, runs(range(4, 12), True))
+def test_reference_step_agrees_with_vectorised_powered(vectorised):
+    welch(vectorised + runs(range(121, 141), False), runs(range(4, 24), True))
 
 
 def test_the_reference_step_cannot_be_switched_off():

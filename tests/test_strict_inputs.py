@@ -469,6 +469,6 @@ def test_every_shipped_pack_file_is_known_to_the_schema(pack):
 def test_meta_file_names_are_files_of_calibration(tmp_path, capsys, value):
     """A targets, posterior or checks file is named by a plain file name in calibration/: a path (a device
     read until memory runs out, a file outside) or a missing file stops before the run, not after it."""
-    for key in ("calibration_targets", "calibration_posterior", "validation_checks"):
+    for key in ("calibration_targets", "calibration_priors", "calibration_posterior", "validation_checks"):
         rejected(tmp_path, capsys, ["run", str(BASELINE), "--set", f"pack.meta.{key}='{value}'"], CLI,
                  f"pack.meta.{key}", "not a file in calibration/")
