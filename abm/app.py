@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
-from abm.figures import _policy_lines
+from abm.figures import policy_lines
 from abm.folders import finished_manifest, read_json
 from abm.model import SafeMobilityModel
 from abm.scenario import read_scenario_data
@@ -264,10 +264,10 @@ def _chart(model, lines, title: str, legend_size: int = 7):
     ax = fig.subplots()
     for label, y in lines:
         ax.plot([model.date_of(w) for w in range(len(y))], y, lw=1, label=label)
-    _policy_lines(ax, model)
+    pad = policy_lines(ax, model)
     if lines and len(lines[0][1]) > 1:
         _dates(ax)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=9, pad=pad)
     if lines:
         ax.legend(fontsize=legend_size, ncol=3 if len(lines) > 4 else 1)
     fig.tight_layout()
