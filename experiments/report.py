@@ -223,7 +223,9 @@ def by_variant(t: pd.DataFrame) -> pd.DataFrame:
 
 
 def table_html(t: pd.DataFrame, **kw) -> str:
-    return t.to_html(escape=True, border=0, index=False, **kw)
+    """A table without the index, in a box that scrolls sideways when the table is wider than the page (a table of
+    eight effects is), so that it pushes nothing else off the page."""
+    return f'<div class="wide">{t.to_html(escape=True, border=0, index=False, **kw)}</div>'
 
 
 def effects_table(eff: pd.DataFrame) -> pd.DataFrame:
@@ -324,7 +326,7 @@ table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
 td, th {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
 td:first-child, th:first-child, table.words td, table.words th {{ text-align: left; }}
 th {{ vertical-align: bottom; }}
-img {{ max-width: 100%; }} .note {{ color: #555; font-size: 0.9em; }}
+img {{ max-width: 100%; }} .note {{ color: #555; font-size: 0.9em; }} .wide {{ overflow-x: auto; }}
 </style></head><body>
 <h1>{e(exp.name)}</h1>
 <p>{e(exp.description)}</p>
