@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from pathlib import Path
 
 import matplotlib
@@ -76,7 +77,7 @@ def fig_effects(diffs: pd.DataFrame, outputs: list[str], labels: dict):
 
 def _weekly(d: pd.DataFrame, window, title: str, zero: bool = False):
     d = d.assign(date=pd.to_datetime(d["date"]))
-    fig, ax = plt.subplots(figsize=(9, 3.8))
+    fig, ax = plt.subplots(figsize=(10, 3.8))
     sns.lineplot(data=d, x="date", y="value", hue="variant", estimator="median", errorbar=PI, ax=ax, lw=1.2)
     if zero:
         ax.axhline(0, color="grey", lw=0.8)
@@ -85,6 +86,7 @@ def _weekly(d: pd.DataFrame, window, title: str, zero: bool = False):
     ax.set_ylabel("people per week")
     ax.set_xlabel("")
     ax.set_title(title)
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the lines, not over them
     fig.tight_layout()
     return fig
 
@@ -223,9 +225,10 @@ def by_variant(t: pd.DataFrame) -> pd.DataFrame:
 
 
 def table_html(t: pd.DataFrame, **kw) -> str:
-    """A table without the index, in a box that scrolls sideways when the table is wider than the page (a table of
-    eight effects is), so that it pushes nothing else off the page."""
-    return f'<div class="wide">{t.to_html(escape=True, border=0, index=False, **kw)}</div>'
+    """A table without the index; a cell's interval (`median [lo, hi]`) on a line below its median, so that a table
+    of ten outputs fits the page; in a box that scrolls sideways if it still does not, pushing nothing else off."""
+    body = re.sub(r"(<td>[^<]*?) \[", r"\1<br>[", t.to_html(escape=True, border=0, index=False, **kw))
+    return f'<div class="wide">{body}</div>'
 
 
 def effects_table(eff: pd.DataFrame) -> pd.DataFrame:
@@ -321,9 +324,10 @@ def render(exp, eff, man, imgs, pairing_text, pairing_tab, found: str = "", tole
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(exp.name)}: policy experiment</title>
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
-td, th {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
+body {{ font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.85em; }}
+td, th {{ border: 1px solid #ccc; padding: 0.25em 0.45em; text-align: right; }}
+td {{ white-space: nowrap; }} table.words td {{ white-space: normal; }}
 td:first-child, th:first-child, table.words td, table.words th {{ text-align: left; }}
 th {{ vertical-align: bottom; }}
 img {{ max-width: 100%; }} .note {{ color: #555; font-size: 0.9em; }} .wide {{ overflow-x: auto; }}

@@ -144,14 +144,18 @@ def test_compare_view_runs_two_settings_and_shows_their_difference():
     while app.comparison_task.pending and time.monotonic() < deadline:
         time.sleep(0.2)
     assert app.comparison_task.finished, app.comparison_task.exception
-    while len(rc.find(DataTableWidget).widgets) < 2 and time.monotonic() < deadline:  # redrawn from the task's thread
+    tables = lambda: [html_rows(w.unsafe_innerHTML) for w in rc.find(solara.widgets.HTML).widgets
+                      if "<table" in (w.unsafe_innerHTML or "")]
+    while len(tables()) < 2 and time.monotonic() < deadline:  # redrawn from the task's thread
         time.sleep(0.2)
-    diff, levels = rc.find(DataTableWidget).widgets
+    diff, levels = tables()
     c = app.comparison_task.value
     assert (c.a, c.b, c.seeds) == ("baseline", app.CONTROLS, [1, 2])
-    effect = {r["effect of B"]: r["median [90% interval]"] for r in diff.items}
+    assert diff[0] == ["effect of B", "unit", "median [90% interval]", "pairs"]
+    effect = {r[0]: r[2] for r in diff[1:]}
     assert "extra SMO registrations" in effect and "extra interceptions" not in effect  # zero in both: left out
-    assert {r["outcome"] for r in levels.items} >= {"Darien crossings", "SMO registrations"}
+    assert all(re.fullmatch(r"[+-][\d,.]+( pp)? \[[+-][\d,.]+( pp)?, [+-][\d,.]+( pp)?\]", x) for x in effect.values()), effect
+    assert {r[0] for r in levels[1:]} >= {"Darien crossings", "SMO registrations"}
     assert len(rc.find(ipywidgets.Image).widgets) == 2  # A's and B's weekly series, side by side
     rc.close()
 

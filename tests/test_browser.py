@@ -194,6 +194,8 @@ draws = 0
 seed = 11
 scale = 0.001
 window = {{ start = "2023-06-12", end = "2024-06-30" }}
+outputs = ["darien_crossings", "deaths", "smo_arrivals", "smo_registrations", "parole_arrivals", "wait_mean_days",
+           "wait_p90_days", "gave_up_share"]   # as experiments/waiting_thresholds.toml
 [baseline]
 scenario = "{baseline}"
 run = {{ end = "2024-06-30" }}
