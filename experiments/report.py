@@ -86,7 +86,9 @@ def _weekly(d: pd.DataFrame, window, title: str, zero: bool = False):
     ax.set_ylabel("people per week")
     ax.set_xlabel("")
     ax.set_title(title)
-    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the lines, not over them
+    n = d.variant.nunique()  # beside the lines, not over them; in columns of at most 10, which fit the plot's height
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1), frameon=False, ncol=int(np.ceil(n / 10)), fontsize=8,
+                    title_fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -100,6 +102,7 @@ def fig_series_difference(ser: pd.DataFrame, metric: str, window, label: str):
     """Weekly paired differences, variant minus baseline: zero until the variant's policy first bites."""
     wide = ser[ser.metric == metric].pivot_table(index=["replicate", "draw", "date"], columns="variant",
                                                  values="value", aggfunc="first")
+    wide = wide[[v for v in dict.fromkeys(ser.variant) if v in wide]]  # the experiment's order, not the alphabet's
     diff = wide.drop(columns=BASELINE).sub(wide[BASELINE], axis=0).reset_index().melt(
         id_vars=["replicate", "draw", "date"], var_name="variant", value_name="value")
     return _weekly(diff, window, f"{label}, variant minus baseline in the same run: median and 90% interval", zero=True)
@@ -324,7 +327,8 @@ def render(exp, eff, man, imgs, pairing_text, pairing_tab, found: str = "", tole
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(exp.name)}: policy experiment</title>
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }}
+body {{ font-family: system-ui, sans-serif; max-width: 1400px; margin: 2em auto; padding: 0 1em; color: #222; }}
+p, ul {{ max-width: 70em; }}
 table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.85em; }}
 td, th {{ border: 1px solid #ccc; padding: 0.25em 0.45em; text-align: right; }}
 td {{ white-space: nowrap; }} table.words td {{ white-space: normal; }}

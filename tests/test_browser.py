@@ -224,7 +224,7 @@ def test_an_experiment_report_reads_in_a_browser(tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        pg = browser.new_page(viewport={"width": 1200, "height": 900})
+        pg = browser.new_page(viewport={"width": 1440, "height": 900})  # a laptop's screen
         pg.goto((out / "report.html").as_uri())
         assert pg.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
         assert pg.evaluate("document.images.length") >= 6
@@ -233,6 +233,8 @@ def test_an_experiment_report_reads_in_a_browser(tmp_path):
         align = pg.evaluate("getComputedStyle(document.querySelector('table.words td:nth-child(2)')).textAlign")
         assert align in ("left", "start")
         assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        wider = pg.evaluate("[...document.querySelectorAll('.wide')].filter(d => d.scrollWidth > d.clientWidth).length")
+        assert wider == 0, f"{wider} tables do not fit a {pg.viewport_size['width']}-pixel page"
         pg.screenshot(path=str(SHOTS / "report.png"), full_page=True)
         browser.close()
     assert (SHOTS / "report.png").stat().st_size > 50_000
