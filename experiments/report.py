@@ -388,7 +388,7 @@ baseline run of another replicate or draw, as if the runs had been independent.<
 {img("pairing", "paired and unpaired interval widths")}
 
 <h2>Reproduce</h2>
-<p><code>smo-abm experiment {e(str(exp.path))} --replicates {exp.replicates} --draws {exp.draws}</code> at commit
+<p><code>smo-abm experiment {e(str(exp.path))} --replicates {exp.replicates} --draws {exp.draws} --scale {exp.scale:g}</code> at commit
 <code>{e(man['git_commit'])}</code>. The seeds, the parameters of the baseline and every variant's changes are in
 <code>manifest.json</code>; every run's outputs are in <code>runs.csv</code> and <code>runs/</code>.</p>
 </body></html>
