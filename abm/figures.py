@@ -89,8 +89,9 @@ def crossings(ts, model, path: Path):
 
 
 def pipeline(ts, model, path: Path):
-    flows = ["smo_registrations", "smo_approvals", "smo_relocations"]
+    flows = {"smo_registrations": "registrations", "smo_approvals": "approvals", "smo_relocations": "relocations"}
     d = ts[ts.metric.isin(flows)].groupby(["date", "metric"], as_index=False).value.sum()
+    d["metric"] = d.metric.map(flows)  # the legend in words, not metric names
     d["date"] = pd.to_datetime(d.date)
     d["cumulative"] = d.sort_values("date").groupby("metric").value.cumsum()
     w = ts[ts.metric == "waiting_smo"].groupby("date", as_index=False).value.sum()
@@ -99,8 +100,9 @@ def pipeline(ts, model, path: Path):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     sns.lineplot(data=d, x="date", y="cumulative", hue="metric", ax=axes[0])
     axes[0].set(ylabel="people (cumulative)", xlabel="", title="{Office} pipeline".format(**words))
+    axes[0].legend(title=None)
     sns.lineplot(data=w, x="date", y="value", ax=axes[1])
-    axes[1].set(ylabel="people", xlabel="", title="Waiting on a {office} case".format(**words))
+    axes[1].set(ylabel="people", xlabel="", title="{Office} cases waiting".format(**words))
     for ax in axes:
         ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()

@@ -79,9 +79,18 @@ def test_a_europe_report_uses_the_europe_packs_names_throughout(europe_report):
     assert {"extra transit-centre office registrations", "extra legal pathway arrivals"} <= set(eff.effect)
 
 
-def test_a_europe_run_names_its_offices_and_pathway_in_summary_md_and_figures(tmp_path):
+def test_a_europe_run_names_its_offices_and_pathway_in_summary_md_and_figures(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
     from abm.cli import main
 
+    texts, savefig = [], Figure.savefig
+
+    def keep_text(fig, *a, **k):
+        texts.extend(t.get_text() for t in fig.findobj(matplotlib.text.Text) if t.get_text())
+        return savefig(fig, *a, **k)
+
+    monkeypatch.setattr(Figure, "savefig", keep_text)
     out = tmp_path / "run"
     assert main(["run", str(ROOT / "experiments" / "europe_baseline.toml"), "--scale", "0.001", "--quiet",
                  "--out", str(out), "--set", "run.end=2022-12-31"]) == 0
@@ -89,6 +98,9 @@ def test_a_europe_run_names_its_offices_and_pathway_in_summary_md_and_figures(tm
     assert not [w for w in AMERICAS_WORDS if w in text], text
     assert "Sea departures:" in text and "Transit-centre office registrations:" in text
     assert "Legal pathway arrivals:" in text
+    drawn = "\n".join(texts)  # the run's figures: titles, axes, legends, policy names
+    assert not [w for w in AMERICAS_WORDS + ("smo_", "Title 42", "CBP") if w in drawn], drawn
+    assert {"Sea departures by nationality", "Transit-centre office pipeline"} <= set(texts)
 
 
 def test_a_pack_without_labels_reads_in_plain_words():
