@@ -344,8 +344,8 @@ def BorderChart(model):
 def StocksChart(model):
     w = words(model.pack.labels)
     lines = [(label.format(**w), weekly(model, m)) for m, label in (
-        ("aware_smo", "aware of the {offices}"), ("waiting_smo", "waiting on a {office} case"),
-        ("waiting_parole", "waiting on a {pathway} application"), ("preparing", "preparing to move"))]
+        ("aware_smo", "aware of the {offices}"), ("waiting_smo", "waiting on {office} cases"),
+        ("waiting_parole", "waiting on {pathway} applications"), ("preparing", "preparing to move"))]
     return _chart(model, lines, "Awareness and waiting (people)")
 
 

@@ -45,7 +45,7 @@ CAVEATS = {
     "deaths": "Small counts: one agent stands for {people} people, so deaths move in steps of {people}.",
     "smo_registrations": "People who got through the portal of one of the {offices} within the window.",
     "smo_arrivals": "Relocations to the destination within the window; they cannot exceed the relocation capacity.",
-    "parole_arrivals": "Arrivals in the destination through the {pathway} within the window.",
+    "parole_arrivals": "{Pathway} arrivals in the destination within the window.",
     "wait_mean_days": ("Counts cases approved within the window only: cases still open at its end are not counted, "
                        "so a variant that approves fewer people can show shorter waits."),
     "wait_p90_days": ("Counts cases approved within the window only: cases still open at its end are not counted, "
