@@ -60,7 +60,9 @@ def _process(s: dict, w: dict) -> list[str]:
         out.append(f"- Median debt of those in debt: {number(route['median_debt_usd_of_indebted'])} USD")
     times = s.get("gave_up_waiting_times", {})
     if times:
-        out.append(f"- Times people gave up waiting on a legal pathway: {number(times.get('give_ups'))} in all; "
+        # abm/waiting.py: leaving a wait to move irregularly or to stay (the total above counts those who moved only)
+        out.append("- Times people gave up waiting on a legal pathway, to move or to stay: "
+                   f"{number(times.get('give_ups'))} in all; "
                    f"{number(times.get('1'))} people once, {number(times.get('2'))} twice, "
                    f"{number(times.get('3+'))} three times or more")
     out += [f"- The border's asylum rule {c['change']} the week of {c['week_of']} (daily average "
@@ -73,8 +75,8 @@ def _target_rows(targets: dict) -> list[str]:
     for name, t in targets.items():
         model, target = t["model"], t["target"]
         if isinstance(target, dict):  # by nationality, say: one row each
-            rows += [f"| {name}: {k} | {t['role']} | {number((model or {}).get(k))} | {number(v)} | {_cell(t['source'])} |"
-                     for k, v in target.items()]
+            rows += [f"| {name}: {k} | {t['role']} | {number((model or {}).get(k))} | {number(v)} | "
+                     f"{_cell(t['source'])} |" for k, v in target.items()]
         else:
             rows.append(f"| {name} | {t['role']} | {number(model)} | {number(target)} | {_cell(t['source'])} |")
     return rows
