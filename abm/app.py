@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 from pathlib import Path
 
 import networkx as nx
@@ -18,10 +19,16 @@ import matplotlib.dates as mdates
 import solara
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from mesa.visualization import SolaraViz
+
+with warnings.catch_warnings():
+    # solara checks Mesa's ComponentsView on import and warns of a hook after an early return: the page replaces that
+    # component (TabbedPages below), so the warning is about code the page never runs
+    warnings.filterwarnings("ignore", message=r".*ComponentsView: `use_state` found despite early return")
+    import mesa.visualization.solara_viz as mesa_viz
+    from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
-from abm.figures import _policy_lines
+from abm.figures import policy_lines
 from abm.folders import finished_manifest, read_json
 from abm.model import SafeMobilityModel
 from abm.scenario import read_scenario_data
@@ -31,8 +38,9 @@ from agents.states import SmoStage, State
 from calibration.posterior import run_from_data
 from experiments.compare import Comparison, Setting, compare, settings_for
 from experiments.design import _drop
-from experiments.measures import describe
+from experiments.measures import describe, words
 from experiments.outcomes import effect_cell, fmt, unit_label
+from experiments.report import effects_table
 from experiments.waits import months_of_weeks
 
 BASELINE = Path(__file__).resolve().parents[1] / "experiments" / "baseline.toml"
@@ -244,6 +252,19 @@ def weekly(model, metric: str, by_nationality: bool = False):
     return x.reshape(len(x), len(model.pack.nationalities), n_pl).sum(axis=2)
 
 
+#: the tables' style: the report's (experiments/report.py), each table as wide as its words, none clipped
+TABLE_STYLE = ("<style>table.smo {border-collapse: collapse; margin: 0.5em 0; font-size: 13px} "
+               "table.smo td, table.smo th {border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; "
+               "white-space: nowrap} table.smo td:first-child, table.smo th:first-child {text-align: left}</style>")
+
+
+def _table(t: pd.DataFrame):
+    """A table written as the report writes its tables: every row, cells as formatted (no NaN), scrolled sideways
+    if wider than its card rather than cut."""
+    body = t.to_html(escape=True, index=False, border=0, classes="smo", na_rep="n/a")
+    return solara.HTML(tag="div", unsafe_innerHTML=TABLE_STYLE + body, style="overflow-x: auto; max-width: 100%")
+
+
 def _md(text: str):
     """Markdown as plain HTML: solara.Markdown would fetch KaTeX from a CDN on every page, which an offline
     machine cannot reach (the page's own scripts come from solara-assets, installed with the project)."""
@@ -264,10 +285,10 @@ def _chart(model, lines, title: str, legend_size: int = 7):
     ax = fig.subplots()
     for label, y in lines:
         ax.plot([model.date_of(w) for w in range(len(y))], y, lw=1, label=label)
-    _policy_lines(ax, model)
+    pad = policy_lines(ax, model)
     if lines and len(lines[0][1]) > 1:
         _dates(ax)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=9, pad=pad)
     if lines:
         ax.legend(fontsize=legend_size, ncol=3 if len(lines) > 4 else 1)
     fig.tight_layout()
@@ -303,14 +324,14 @@ def SettingsCard(model):
 def CrossingsChart(model):
     x = weekly(model, "darien_crossings", by_nationality=True)
     lines = [(nat, x[:, j]) for j, nat in enumerate(model.pack.nationalities) if len(x) and x[:, j].sum() > 0]
-    return _chart(model, lines, "Darien crossings by nationality (people per week)", legend_size=6)
+    return _chart(model, lines, f"{model.pack.labels['crossings']} by nationality (people per week)", legend_size=6)
 
 
 def PipelineChart(model):
     lines = [(label, weekly(model, m)) for m, label in (
         ("smo_registrations", "registrations"), ("smo_approvals", "approvals"), ("smo_relocations", "relocations"),
         ("gave_up_smo", "gave up and moved"))]
-    return _chart(model, lines, "SMO pipeline (people per week)")
+    return _chart(model, lines, "{Office} pipeline (people per week)".format(**words(model.pack.labels)))
 
 
 def BorderChart(model):
@@ -321,7 +342,10 @@ def BorderChart(model):
 
 
 def StocksChart(model):
-    lines = [(m.replace("_", " "), weekly(model, m)) for m in ("aware_smo", "waiting_smo", "waiting_parole", "preparing")]
+    w = words(model.pack.labels)
+    lines = [(label.format(**w), weekly(model, m)) for m, label in (
+        ("aware_smo", "aware of the {offices}"), ("waiting_smo", "waiting on {office} cases"),
+        ("waiting_parole", "waiting on {pathway} applications"), ("preparing", "preparing to move"))]
     return _chart(model, lines, "Awareness and waiting (people)")
 
 
@@ -417,6 +441,21 @@ def compare_settings(levers: dict) -> dict:
     return {s.label: s for s in [own] + settings_for(BASELINE)}
 
 
+def group_of(label: str) -> str:
+    """The list a setting is chosen from: an experiment's variants under its name, the scenario files under
+    "scenario", the controls and the baseline on their own."""
+    return label.split(": ", 1)[0] if ": " in label else label
+
+
+def setting_groups(labels) -> dict[str, list[str]]:
+    """group -> its settings' labels, in order. Two short lists instead of one long one: Vuetify 2's select draws a
+    long list's first 20 items and the rest only as its menu is scrolled, so variants seemed missing."""
+    groups: dict[str, list[str]] = {}
+    for label in labels:
+        groups.setdefault(group_of(label), []).append(label)
+    return groups
+
+
 def chosen_setting(options: dict, label) -> Setting:
     """The setting the browser chose: one of the options the server listed, else ValueError."""
     return options[one_of("setting", label, list(options))]
@@ -452,7 +491,7 @@ def difference_table(c: Comparison) -> pd.DataFrame:
 def levels_table(c: Comparison) -> pd.DataFrame:
     """Each outcome under A and under B: medians over seeds (a share in percent, as the report's levels)."""
     t = _shown(c)
-    return pd.DataFrame({"outcome": [describe(o, c.crossings)[0] for o in t.output], "unit": [unit_label(u) for u in t.unit],
+    return pd.DataFrame({"outcome": [describe(o, c.labels)[0] for o in t.output], "unit": [unit_label(u) for u in t.unit],
                          "A": [fmt(r.baseline_median, r.unit) for r in t.itertuples()],
                          "B": [fmt(r.variant_median, r.unit) for r in t.itertuples()]}).reset_index(drop=True)
 
@@ -463,7 +502,7 @@ def comparison_figure(c: Comparison, side: str) -> Figure:
     ax = fig.subplots()
     dates = [dt.date.fromisoformat(d) for d in c.dates]
     top = max(float(np.quantile(c.series[s][k], 0.95, axis=0).max()) for s in ("a", "b") for k in c.series[s])
-    for k, label in (("darien_crossings", "crossings"), ("smo_registrations", "SMO registrations")):
+    for k, label in (("darien_crossings", c.crossings), ("smo_registrations", "{Office} registrations".format(**words(c.labels)))):
         x = c.series[side][k]
         lo, med, hi = np.quantile(x, [0.05, 0.5, 0.95], axis=0)
         ax.plot(dates, med, lw=1, label=label)
@@ -477,10 +516,23 @@ def comparison_figure(c: Comparison, side: str) -> Figure:
 
 
 @solara.component
+def SettingPicker(side: str, options: dict, value: str, on_value):
+    """A setting in two short lists: where it comes from (an experiment, the scenario files, the controls, the
+    baseline), then which of its variants. Only the options listed can be chosen (chosen_setting checks again)."""
+    groups = setting_groups(options)
+    group = group_of(value)
+    solara.Select(label=side, values=list(groups), value=group,
+                  on_value=lambda g: on_value(groups[g][0]) if g in groups else None)
+    if len(groups.get(group, [])) > 1:
+        items = {label.split(": ", 1)[1]: label for label in groups[group]}
+        solara.Select(label=f"{side}: variant", values=list(items), value=value.split(": ", 1)[1],
+                      on_value=lambda item: on_value(items[item]) if item in items else None)
+
+
+@solara.component
 def CompareView(levers: dict, scale: float):
     """Pick two settings, run them on the same seeds, and read the difference in headline outcomes."""
     options = solara.use_memo(lambda: compare_settings(levers), [tuple(sorted(levers.items()))])
-    labels = list(options)
     a, set_a = solara.use_state("baseline")
     b, set_b = solara.use_state(CONTROLS)
     seeds, set_seeds = solara.use_state(COMPARE_SEEDS)
@@ -489,8 +541,10 @@ def CompareView(levers: dict, scale: float):
         "experiment's report does: median and 90% interval over seeds, and the paired difference of B from A. "
         "Experiment variants run at the posterior's point estimate; `smo-abm experiment` adds posterior draws.")
     with solara.Columns([1, 1]):
-        solara.Select(label="A", values=labels, value=a, on_value=set_a)
-        solara.Select(label="B", values=labels, value=b, on_value=set_b)
+        with solara.Column():
+            SettingPicker("A", options, a, set_a)
+        with solara.Column():
+            SettingPicker("B", options, b, set_b)
     solara.SliderInt(f"seeds: {seeds}", value=seeds, **_span("seeds"), on_value=lambda n: set_seeds(clamp("seeds", n)))
     solara.Button("Compare", color="primary", disabled=comparison_task.pending,
                   on_click=lambda: comparison_task(chosen_setting(options, a), chosen_setting(options, b), seeds, scale))
@@ -502,7 +556,7 @@ def CompareView(levers: dict, scale: float):
     if c is not None:
         _md(f"**A: {c.a}** against **B: {c.b}**, {c.window[0]} to {c.window[1]}, "
             f"{len(c.seeds)} paired seeds.")
-        solara.DataFrame(difference_table(c), items_per_page=12)
+        _table(difference_table(c))
 
 
 @solara.component
@@ -512,7 +566,7 @@ def CompareResults():
     if c is None:
         _md("Choose two settings and press Compare: their outcomes and weekly series show here.")
         return
-    solara.DataFrame(levels_table(c), items_per_page=12)
+    _table(levels_table(c))
     solara.FigureMatplotlib(comparison_figure(c, "a"))
     solara.FigureMatplotlib(comparison_figure(c, "b"))
 
@@ -586,9 +640,9 @@ def ExperimentView(root: Path | None = None):
         solara.Error(f"{e}: choose one of the list")
         return
     eff = pd.read_csv(folder / "effects.csv")
-    _md(f"**{chosen}**: median and 90% interval of paired effects against the baseline "
+    _md(f"**{chosen}**: median [90% interval] of the paired effects against the baseline, as its report gives them "
         f"(`{root / chosen / 'report.html'}` has the full report, its findings in words first).")
-    solara.DataFrame(experiment_table(eff), items_per_page=20)
+    _table(experiment_table(eff))
     for fig in ("effects.png", "darien_crossings_difference.png"):
         image = _inside(root, folder / "figures" / fig)
         if image is not None and image.is_file():
@@ -596,15 +650,42 @@ def ExperimentView(root: Path | None = None):
 
 
 def experiment_table(eff: pd.DataFrame) -> pd.DataFrame:
-    """A finished experiment's effects.csv written as its report writes them (experiments/outcomes.py)."""
-    return pd.DataFrame({"variant": eff.variant, "effect": eff.effect, "unit": [unit_label(u, effect=True) for u in eff.unit],
-                         "median [90% interval]": [effect_cell(r) for r in eff.itertuples()], "pairs": eff.pairs})
+    """A finished experiment's effects.csv as its report's effect table: a row per variant, a column per effect,
+    each cell median [90% interval] (experiments/outcomes.py)."""
+    return effects_table(eff)
 
 
 def ExperimentPage(model):
     return ExperimentView()
 
 
+#: the page's tabs, in order, named for what they hold (Mesa 3.3.1 names them "Page 0", "Page 1", ... and has no
+#: option to name them: TabbedPages takes the place of its ComponentsView)
+TABS = ("Model", "Compare", "Experiments")
+
+
+@solara.component
+def TabbedPages(components: list, model):
+    """Mesa's ComponentsView (mesa/visualization/solara_viz.py) with the tabs named from TABS: each tab's components
+    in Mesa's draggable grid, only the open tab drawn."""
+    pages: dict[int, list] = {i: [] for i in range(len(TABS))}
+    for component, index in components:
+        pages[index].append(mesa_viz._wrap_component(component))
+    tab, set_tab = solara.use_state(0)
+    layouts, set_layouts = solara.use_state({})  # a tab's grid as the user dragged it
+    with solara.v.Tabs(v_model=tab, on_v_model=set_tab):
+        for name in TABS:
+            solara.v.Tab(children=[name])
+    with solara.v.TabsItems(v_model=tab):
+        for index in pages:
+            with solara.v.TabItem():
+                if index == tab:
+                    solara.GridDraggable(items=[c(model) for c in pages[index]], resizable=True, draggable=True,
+                                         grid_layout=layouts.get(index) or mesa_viz.make_initial_grid_layout(len(pages[index])),
+                                         on_grid_layout=lambda new, i=index: set_layouts(lambda old: {**old, i: new}))
+
+
+mesa_viz.ComponentsView = TabbedPages  # SolaraViz looks it up in its module each time it draws
 model = solara.Reactive(DashboardModel())
 page = SolaraViz(model, components=[(SettingsCard, 0), (CrossingsChart, 0), (PipelineChart, 0), (StocksChart, 0), (BorderChart, 0), (NetworkView, 0),
                              (ComparePage, 1), (CompareResultsPage, 1),

@@ -15,8 +15,24 @@ from .errors import InputError
 from .interrupts import deferred
 
 
+EXAMPLES = """examples:
+  smo-abm run experiments/baseline.toml                      the baseline into results/baseline/
+  smo-abm run experiments/baseline.toml --scale 0.02 --seed 7 --out results/mine
+                                                             a finer run, another seed, its own folder
+  smo-abm run experiments/baseline.toml --set behaviour.tolerated_wait_weeks=20
+                                                             one value changed (any scenario or pack key)
+  smo-abm run experiments/europe_baseline.toml               another region pack's baseline
+  smo-abm experiment experiments/waiting_thresholds.toml     variants against the baseline: report.html
+  smo-abm validate experiments/europe_baseline.toml          runs against a pack's published figures
+  smo-abm dashboard --port 8765                              the dashboard at http://localhost:8765
+  smo-abm COMMAND --help                                     a command's options
+
+Bad input stops with one line naming the file and the field, exit status 2 (README.md, Bad input)."""
+
+
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="smo-abm", description="Safe Mobility agent-based model")
+    ap = argparse.ArgumentParser(prog="smo-abm", description="Safe Mobility agent-based model", epilog=EXAMPLES,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a scenario and write its outputs (in people) to a folder")
     r.add_argument("scenario", help="scenario TOML file (see experiments/)")
@@ -301,8 +317,6 @@ def calibrate_command(args) -> int:
 
 
 def run_command(args) -> int:
-    from tqdm import tqdm
-
     # the command line assembles the run: the posterior's values and the comparison with the targets are
     # calibration's, handed to abm (abm/ itself imports nothing from calibration/: tests/test_layers.py)
     from calibration.posterior import load_run
@@ -334,15 +348,49 @@ def run_command(args) -> int:
         folder.prepare()
         t0 = time.perf_counter()
         model = SafeMobilityModel(sc)
-        total = model.spinup + model.n_weeks
-        with tqdm(total=total, desc=f"{sc.name} (scale {sc.scale:g}, seed {sc.seed})", unit="wk",
-                  disable=args.quiet, file=sys.stderr) as bar:
-            model.run(progress=bar)
+        with WeekBars(model, f"{sc.name} (scale {sc.scale:g}, seed {sc.seed})", quiet=args.quiet) as bars:
+            model.run(progress=bars)
         wall = time.perf_counter() - t0
         write_run(model, folder, wall, figures=not args.no_figures, compare=comparison)
         model.release()
-    print(f"{out}: {model.people.n} agents, {model.n_weeks} weeks, {wall:.1f} s")
+    print(f"{out}: {model.people.n} agents, {model.n_weeks} weeks from {sc.start} ({model.spinup} weeks of burn-in "
+          f"before, not reported), {wall:.1f} s")
     return 0
+
+
+class WeekBars:
+    """A run's progress as two bars on stderr: the burn-in's weeks, then the reported weeks (those timeseries.csv
+    holds, the count the last line gives). One bar over both counted weeks the outputs do not have."""
+
+    def __init__(self, model, label: str, quiet: bool = False):
+        from tqdm import tqdm
+
+        self.model = model
+        self.burn_in = tqdm(total=model.spinup, desc=f"{label}: burn-in", unit="wk", disable=quiet or not model.spinup,
+                            file=sys.stderr)
+        self.label, self.quiet, self.weeks = label, quiet, None
+
+    def update(self, n: int = 1):
+        """Called after each week: a week stepped while the model's clock was below 0 was a burn-in week."""
+        if self.model.week <= 0:
+            self.burn_in.update(n)
+            return
+        if self.weeks is None:
+            from tqdm import tqdm
+
+            self.burn_in.close()
+            self.weeks = tqdm(total=self.model.n_weeks, desc=f"{self.label}: weeks", unit="wk", disable=self.quiet,
+                              file=sys.stderr)
+        self.weeks.update(n)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for bar in (self.burn_in, self.weeks):
+            if bar is not None:
+                bar.close()
+        return False
 
 
 def bench_command(args) -> int:

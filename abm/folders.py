@@ -42,7 +42,7 @@ KINDS = ("run", "experiment", "validation", "sensitivity", "bench", "versus", "s
 #: the names each kind writes at the top of its folder (besides MARKER): a folder holding only these is
 #: recognised as that kind's even without a marker (written by a version before the marker existed)
 OWN = {
-    "run": {"timeseries.csv", "summary.json", "manifest.json", "figures"},
+    "run": {"timeseries.csv", "summary.json", "summary.md", "manifest.json", "figures"},
     "experiment": {"runs", "runs.csv", "effects.csv", "report.html", "figures", "manifest.json"},
     "validation": {"validation.csv", "validation.md", "figures", "manifest.json"},
     "sensitivity": {"runs", "morris.csv", "morris_samples.csv", "sobol.csv", "sobol_samples.csv", "figures",

@@ -1,4 +1,5 @@
-"""Run outputs, in people (not agents): timeseries.csv, summary.json, manifest.json, figures/.
+"""Run outputs, in people (not agents): timeseries.csv, summary.json and summary.md (the same in words),
+manifest.json, figures/.
 
 The files are written into a temporary folder inside the output folder and moved into place one by one,
 the manifest last (abm/folders.py): the manifest holds a sha256 of each file, so a run is finished only when
@@ -21,7 +22,7 @@ from . import __version__
 from .folders import Claim, write_file
 from .model import METRICS
 
-OUTPUT_FILES = ("timeseries.csv", "summary.json", "manifest.json")
+OUTPUT_FILES = ("timeseries.csv", "summary.json", "summary.md", "manifest.json")
 
 #: timeseries.csv bytes per row (date, metric, nationality, host, value): 45 measured at scale 0.001, with room
 ROW_BYTES = 64
@@ -67,7 +68,7 @@ def git_commit() -> str:
 
 
 #: pack meta keys that only label or point to checks: they do not change a run, so not its identity
-NOT_INPUTS = ("crossings", "validation_checks")
+NOT_INPUTS = ("crossings", "office", "offices", "pathway", "validation_checks")
 
 
 def inputs_hash(scenario) -> str:
@@ -123,9 +124,11 @@ def finished_run(folder: Claim, scenario) -> str | None:
 def write_run(model, folder: Claim, wall_s: float, figures: bool = True, compare=None):
     """Write all outputs of a finished run into the claimed folder: only the project's files are replaced.
     summary.json is the model-only summary (abm/summary.py), plus what `compare(model, ts, summary)` returns
-    (blocks comparing the run with data: the command line passes calibration.targets.comparison)."""
+    (blocks comparing the run with data: the command line passes calibration.targets.comparison); summary.md says
+    the same in words (abm/summary_text.py)."""
     from .figures import make_figures
     from .summary import summary
+    from .summary_text import summary_markdown
 
     def write(tmp: Path) -> dict:
         ts = timeseries(model)
@@ -134,6 +137,8 @@ def write_run(model, folder: Claim, wall_s: float, figures: bool = True, compare
         if compare is not None:
             s = {**s, **compare(model, ts, s)}
         write_file(tmp / "summary.json", json.dumps(s, indent=2, default=_num))
+        write_file(tmp / "summary.md", summary_markdown(json.loads(json.dumps(s, default=_num)), model.pack.labels,
+                                                        model.weight))
         if figures:
             make_figures(ts, model, tmp / "figures")
         return json.loads(json.dumps(manifest(model, wall_s, folder.out, figures), default=_num))

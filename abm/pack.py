@@ -8,6 +8,7 @@ only in full (see Names), so a misspelt key or name stops with the nearest known
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -99,7 +100,11 @@ MEXICO_FIELDS = {
 #: meta fields naming a file in calibration/ (the project's targets, posterior and checks files)
 META_FILES = ("calibration_targets", "calibration_priors", "calibration_posterior", "validation_checks")
 CALIBRATION_DIR = Path(__file__).resolve().parents[1] / "calibration"
-META_FIELDS = ("name", "description", "destination", "currency", "crossings", "calibration_targets",
+#: meta fields naming what the outputs count, in the pack's own words (its crossing, its offices, its legal pathway of
+#: the parole kind), and the words a pack without them is reported in: the Americas' ("SMO", "parole") would mislabel
+#: another region's offices and pathways
+LABELS = {"crossings": "Crossings", "office": "office", "offices": "offices", "pathway": "legal pathway"}
+META_FIELDS = ("name", "description", "destination", "currency", *LABELS, "calibration_targets",
                "calibration_priors", "calibration_posterior", "validation_checks")
 
 
@@ -156,14 +161,33 @@ SCHEMA = Table(sources=False, fields={
 })
 
 
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+@contextlib.contextmanager
+def row(prefix: str, i: int):
+    """The name of table `i` (from 0) of an array of tables ([[group]]) as a reader of the file counts them, from 1
+    (`group[5]` is the fifth); an error about it says so, since TOML itself numbers nothing."""
+    where = f"{prefix}[{i + 1}]"
+    try:
+        yield where
+    except InputError as e:
+        if not e.field.startswith(where) or "counting from 1" in e.message:
+            raise
+        note = f"{where} is the {_ordinal(i + 1)} [[{prefix.rsplit('.', 1)[-1]}]] table, counting from 1"
+        raise InputError(e.file, e.field, f"{e.message} ({note})") from None
+
+
 def check_keys(file, node, base: dict | None = None, schema=SCHEMA, prefix: str = "", places=()):
     """Stop at the first key of `node` the schema does not know, naming `file`, the dotted key and the
     nearest known keys. `base` is the pack an override applies to (None for a pack's own files): an
     override's names must then be the pack's (see Names); `places` are the pack's places. Shapes and
     values are load_pack's to check."""
     if isinstance(schema, Rows):
-        for i, row in enumerate(node if isinstance(node, list) else []):
-            check_keys(file, row, None, schema.entry, f"{prefix}[{i}]")
+        for i, table in enumerate(node if isinstance(node, list) else []):
+            with row(prefix, i) as where:
+                check_keys(file, table, None, schema.entry, where)
         return
     if not isinstance(node, dict) or not isinstance(schema, (Table, Names)):
         return
@@ -310,6 +334,19 @@ class Pack:
     def place_index(self, name: str) -> int:
         return self.places.index(name)
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """The pack's names for its crossing, office (one), offices and pathway (meta), else LABELS' words."""
+        meta = self.raw.get("meta", {})
+        return {k: str(meta.get(k, default)) for k, default in LABELS.items()}
+
+
+def label_words(labels: dict | None = None) -> dict[str, str]:
+    """A pack's labels (Pack.labels; missing ones in LABELS' words) as format keys, each also capitalised to start a
+    label or sentence ({Office}: "SMO" stays "SMO", "transit-centre office" becomes "Transit-centre office")."""
+    full = {**LABELS, **(labels or {})}
+    return {**full, **{k[0].upper() + k[1:]: v[0].upper() + v[1:] for k, v in full.items()}}
+
 
 def _check_value(where, fieldname, value, spec):
     kind = spec[0]
@@ -375,6 +412,47 @@ def _require_tables(file, key, table):
             raise InputError(file, f"{key}.{name}", "must be a table")
 
 
+def _check_routes(f, where: str, routes, options: dict):
+    """A table of route option = share: options of the pack, shares adding up to 1."""
+    if not isinstance(routes, dict) or not routes:
+        raise InputError(f, where, "must be a table of route option = share")
+    for r, share in routes.items():
+        if r not in options:
+            raise InputError(f, where, f"unknown route option {r!r}")
+        _check_value((f, where), r, share, ("share", 0, 1))
+    if abs(sum(routes.values()) - 1.0) > 1e-6:
+        raise InputError(f, where, "route shares must add up to 1")
+
+
+def _group(f, where: str, g: dict, raw: dict, defaults: dict, seen: set, place_routes: dict, options: dict) -> dict:
+    """One [[group]] with the defaults filled in, checked (`where` names it in errors)."""
+    nationalities, places = list(raw["nationalities"]), list(raw["places"])
+    dsources = defaults.get("sources", {})
+    nat, place = g.get("nationality"), g.get("place")
+    if nat not in nationalities:
+        raise InputError(f, f"{where}.nationality", f"unknown nationality {nat!r} (known: {', '.join(nationalities)})")
+    if place not in places:
+        raise InputError(f, f"{where}.place", f"unknown place {place!r} (known: {', '.join(places)})")
+    if (nat, place) in seen:
+        raise InputError(f, where, f"{nat} in {place} defined twice")
+    seen.add((nat, place))
+    full = {k: v for k, v in defaults.items() if k != "sources"}
+    full.update(g)
+    own_sources = {k: v for k, v in dsources.items() if k not in g}
+    _check_table(f, where, full, GROUP_FIELDS, sources_from=own_sources)
+    _check_table(f, where, full, GROUP_OPTIONAL, required=False)
+    full["arrive_travelling"] = full.get("arrive_travelling", False)
+    full["arrivals_by_year"] = _arrivals_by_year(f, where, g, own_sources)
+    if full["regular"] + full["regularising"] > 1 + 1e-9:
+        raise InputError(f, f"{where}.regularising", "regular + regularising shares exceed 1")
+    if "routes" in g:
+        _check_routes(f, f"{where}.routes", g["routes"], options)
+    else:
+        full["routes"] = place_routes[place]
+    full["at_home"] = raw["nationalities"][nat].get("home") == place
+    return full
+
+
 def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = None) -> Pack:
     """Read, merge overrides into, and validate the pack at `path`. `origin` is the file to blame for overrides."""
     files: dict = {}
@@ -402,6 +480,8 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
     for k, v in meta.items():
         if not isinstance(v, str):  # every meta field is a name, a label or a file name
             raise InputError(F("meta"), f"meta.{k}", f"must be text, not {v!r}")
+        if k in LABELS and not v.strip():  # a label names outputs in tables, findings and figures
+            raise InputError(F("meta"), f"meta.{k}", "must not be empty: it names outputs in reports and figures")
         if k in META_FILES and (v != Path(v).name or v in ("", ".", "..") or not CALIBRATION_DIR.joinpath(v).is_file()):
             # read after the simulation (targets, checks) or by name (the posterior): a bad one must stop now
             raise InputError(F("meta"), f"meta.{k}", f"{v!r} is not a file in calibration/ (a plain file name)")
@@ -437,51 +517,18 @@ def load_pack(path: Path, overrides: dict | None = None, origin: Path | None = N
         _check_table(F("options"), f"options.{name}", opt, {"approach_weeks": ("int", 0, 52)})
         options[name] = opt
 
-    def check_routes(f, where, routes):
-        if not isinstance(routes, dict) or not routes:
-            raise InputError(f, where, "must be a table of route option = share")
-        for r, share in routes.items():
-            if r not in options:
-                raise InputError(f, where, f"unknown route option {r!r}")
-            _check_value((f, where), r, share, ("share", 0, 1))
-        if abs(sum(routes.values()) - 1.0) > 1e-6:
-            raise InputError(f, where, "route shares must add up to 1")
-
     place_routes = {}
     for name, pl in raw["places"].items():
-        check_routes(F("places"), f"places.{name}.routes", pl.get("routes"))
+        _check_routes(F("places"), f"places.{name}.routes", pl.get("routes"), options)
         place_routes[name] = pl["routes"]
 
     defaults = raw.get("defaults", {})
-    dsources = defaults.get("sources", {})
     groups = []
     seen = set()
     f = F("defaults") if overrides and "defaults" in overrides and origin is not None else F("group")
     for i, g in enumerate(raw["group"]):
-        where = f"group[{i}]"
-        nat, place = g.get("nationality"), g.get("place")
-        if nat not in nationalities:
-            raise InputError(f, f"{where}.nationality", f"unknown nationality {nat!r} (known: {', '.join(nationalities)})")
-        if place not in places:
-            raise InputError(f, f"{where}.place", f"unknown place {place!r} (known: {', '.join(places)})")
-        if (nat, place) in seen:
-            raise InputError(f, where, f"{nat} in {place} defined twice")
-        seen.add((nat, place))
-        full = {k: v for k, v in defaults.items() if k != "sources"}
-        full.update(g)
-        own_sources = {k: v for k, v in dsources.items() if k not in g}
-        _check_table(f, where, full, GROUP_FIELDS, sources_from=own_sources)
-        _check_table(f, where, full, GROUP_OPTIONAL, required=False)
-        full["arrive_travelling"] = full.get("arrive_travelling", False)
-        full["arrivals_by_year"] = _arrivals_by_year(f, where, g, own_sources)
-        if full["regular"] + full["regularising"] > 1 + 1e-9:
-            raise InputError(f, f"{where}.regularising", "regular + regularising shares exceed 1")
-        if "routes" in g:
-            check_routes(f, f"{where}.routes", g["routes"])
-        else:
-            full["routes"] = place_routes[place]
-        full["at_home"] = raw["nationalities"][nat].get("home") == place
-        groups.append(full)
+        with row("group", i) as where:
+            groups.append(_group(f, where, g, raw, defaults, seen, place_routes, options))
     if not any(g["stock"] > 0 or g["arrivals_per_week"] > 0 or any(g["arrivals_by_year"].values()) for g in groups):
         # else the run has no agents, which the model would blame on run.scale
         raise InputError(f, "group", "the pack has no people: no [[group]] has a stock or arrivals_per_week above 0"

@@ -28,7 +28,7 @@ from calibration.posterior import load_run
 
 from .design import BASELINE, load_experiment
 from .effects import effects
-from .measures import OUTPUTS, crossings_of, measure
+from .measures import OUTPUTS, labels_of, measure, words
 
 #: the outcomes the comparison reports, in this order (every experiment output)
 HEADLINE = list(OUTPUTS)
@@ -52,7 +52,11 @@ class Comparison:
     table: pd.DataFrame         # one row per outcome: levels of A and B, and B's paired effect (effects.effects)
     dates: list                 # weeks of the window
     series: dict                # {"a"/"b": {metric: seeds x weeks array}}, people per week
-    crossings: str = "Crossings"  # the pack's name for its counted crossing
+    labels: dict = dataclasses.field(default_factory=dict)  # the pack's words (Pack.labels)
+
+    @property
+    def crossings(self) -> str:
+        return words(self.labels)["crossings"]
 
 
 def scenario_setting(path: Path) -> Setting:
@@ -105,7 +109,7 @@ def compare(a: Setting, b: Setting, seeds, scale: float, progress: Callable[[flo
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise InputError("comparison", "seeds", "at least one seed is needed")
-    rows, series, crossings, window, done = [], {"a": {}, "b": {}}, None, None, 0
+    rows, series, labels, window, done = [], {"a": {}, "b": {}}, None, None, 0
     for r, seed in enumerate(seeds):
         pair = {"a": a.make(seed, scale), "b": b.make(seed, scale)}
         if window is None:
@@ -113,7 +117,7 @@ def compare(a: Setting, b: Setting, seeds, scale: float, progress: Callable[[flo
         for side, sc in pair.items():
             model = SafeMobilityModel(sc)
             model.run()
-            crossings = crossings_of(model.pack)
+            labels = labels_of(model.pack)
             out, weekly = measure(model, window)
             model.release()
             rows += [{"variant": BASELINE if side == "a" else "B", "replicate": r, "draw": -1, "seed": seed,
@@ -126,5 +130,5 @@ def compare(a: Setting, b: Setting, seeds, scale: float, progress: Callable[[flo
             if progress:
                 progress(done / (2 * len(seeds)))
     series = {side: {k: np.vstack(v) for k, v in d.items()} for side, d in series.items()}
-    table = effects(pd.DataFrame(rows), HEADLINE, crossings)
-    return Comparison(a.label, b.label, seeds, window, table, dates, series, crossings)
+    table = effects(pd.DataFrame(rows), HEADLINE, labels)
+    return Comparison(a.label, b.label, seeds, window, table, dates, series, labels)

@@ -48,7 +48,7 @@ from abm.scenario import Scenario, read_scenario_data
 from calibration import posterior
 from calibration.posterior import run_from_data
 
-from .measures import OUTPUTS, crossings_of
+from .measures import OUTPUTS, labels_of, words
 from .waits import DECISION_LEVER, WILLING_LEVER, apply_levers
 
 DEFAULT_DRAWS = 4   # posterior draws of an experiment whose file does not say (issue 17: parameter uncertainty by default)
@@ -102,8 +102,12 @@ class Experiment:
     baseline_data: dict      # scenario table of the experiment's baseline, changes applied
     variants: list[Variant]  # not counting the baseline
     raw: dict = field(default_factory=dict)
-    crossings: str = "Crossings"  # the pack's name for its counted crossing (meta `crossings`)
+    labels: dict = field(default_factory=dict)  # the pack's words for its crossing, office and pathway (Pack.labels)
     packs: dict = field(default_factory=dict, repr=False)  # the region packs' own tables, read once, by name
+
+    @property
+    def crossings(self) -> str:
+        return words(self.labels)["crossings"]
 
     @property
     def names(self) -> list[str]:
@@ -221,7 +225,7 @@ def load_experiment(path, replicates: int | None = None, draws: int | None = Non
     sc = exp.scenario(BASELINE, -1)
     if runs_at_once > 1:  # each scenario checked that one run fits; side by side they share the memory
         check_fits(path, sc.pack, exp.scale, sc.n_weeks, runs_at_once, field="experiment.scale")
-    exp.crossings = crossings_of(sc.pack)
+    exp.labels = labels_of(sc.pack)
     exp.window = _window(path, head.get("window"), sc)
     if ndraws is None:
         ndraws = exp.draws = DEFAULT_DRAWS if sc.calibration.get("posterior") else 0

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .design import BASELINE
-from .measures import CROSSINGS, describe
+from .measures import describe
 
 LO, HI = 0.05, 0.95  # the 90% interval
 
@@ -41,12 +41,13 @@ def unpaired_differences(base: np.ndarray, var: np.ndarray) -> np.ndarray:
     return d[~np.eye(len(base), dtype=bool)]
 
 
-def effects(runs: pd.DataFrame, outputs: list[str], crossings: str = CROSSINGS) -> pd.DataFrame:
+def effects(runs: pd.DataFrame, outputs: list[str], labels: dict | None = None) -> pd.DataFrame:
+    """One row per variant and output: paired effects and levels, labelled in the pack's words (`labels`)."""
     rows = []
     variants = [v for v in dict.fromkeys(runs.variant) if v != BASELINE]
     for v in variants:
         for o in outputs:
-            label, unit, effect, sign = describe(o, crossings)
+            label, unit, effect, sign = describe(o, labels)
             b, x = paired(runs, v, o)
             d = sign * (x - b) + 0.0  # + 0.0: no negative zeros in the tables
             med, lo, hi = _q(d)

@@ -35,7 +35,7 @@ def run_experiment(path, out=None, replicates=None, draws=None, scale=None, sche
         label = f"{exp.name} ({len(exp.names)} variants x {exp.replicates} replicates x {len(exp.draw_ids)} draws)"
         results = execute(tasks, out, scheduler=scheduler, workers=workers, progress=progress, field=field, label=label)
         runs = tidy(results, exp.outputs)
-        eff = effects(runs, exp.outputs, exp.crossings)
+        eff = effects(runs, exp.outputs, exp.labels)
         man = manifest(exp, tasks, results, out, time.perf_counter() - t0, scheduler, workers)
 
         def write(tmp: Path) -> dict:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .measures import LIMIT, describe
+from .measures import LIMIT, describe, words
 
 #: the outcomes the findings speak of, in this order (those the experiment compares)
 HEADLINE = ("darien_crossings", "deaths", "smo_registrations", "smo_arrivals", "parole_arrivals", "wait_mean_days",
@@ -25,32 +25,32 @@ HEADLINE = ("darien_crossings", "deaths", "smo_registrations", "smo_arrivals", "
 #: runs): a quarter of the weeks is long enough to shape a total over the window, short of "always"
 BINDS = 0.25
 
-#: per output: what changes, its unit in words, and the words for up and down
+#: per output: what changes, its unit in words, and the words for up and down (in the pack's words: measures.words)
 WORDS = {
     "darien_crossings": ("{crossings}", "people", "more", "fewer"),
     "deaths": ("Deaths on the route", "people", "more", "fewer"),
-    "smo_registrations": ("SMO registrations", "people", "more", "fewer"),
-    "smo_arrivals": ("SMO arrivals in the US (relocations)", "people", "more", "fewer"),
-    "parole_arrivals": ("Parole arrivals", "people", "more", "fewer"),
+    "smo_registrations": ("{Office} registrations", "people", "more", "fewer"),
+    "smo_arrivals": ("{Office} arrivals (relocations)", "people", "more", "fewer"),
+    "parole_arrivals": ("{Pathway} arrivals", "people", "more", "fewer"),
     "border_arrivals": ("Arrivals at the destination's border", "people", "more", "fewer"),
     "intercepted": ("Interceptions on the route", "people", "more", "fewer"),
     "wait_mean_days": ("Mean wait from registration to approval", "days", "longer", "shorter"),
     "wait_p90_days": ("90th-percentile wait from registration to approval", "days", "longer", "shorter"),
-    "gave_up_share": ("Share of SMO applicants who gave up and moved", "percentage points", "higher", "lower"),
+    "gave_up_share": ("Share of {office} applicants who gave up and moved", "percentage points", "higher", "lower"),
 }
 
 #: each outcome's caveat ({people}: people per agent at the experiment's scale)
 CAVEATS = {
     "darien_crossings": "Entries into the crossing over the window, in people.",
     "deaths": "Small counts: one agent stands for {people} people, so deaths move in steps of {people}.",
-    "smo_registrations": "People who got through an office's portal within the window.",
-    "smo_arrivals": "Relocations to the US within the window; they cannot exceed the relocation capacity.",
-    "parole_arrivals": "Arrivals in the US on parole within the window.",
+    "smo_registrations": "People who got through the portal of one of the {offices} within the window.",
+    "smo_arrivals": "Relocations to the destination within the window; they cannot exceed the relocation capacity.",
+    "parole_arrivals": "{Pathway} arrivals in the destination within the window.",
     "wait_mean_days": ("Counts cases approved within the window only: cases still open at its end are not counted, "
                        "so a variant that approves fewer people can show shorter waits."),
     "wait_p90_days": ("Counts cases approved within the window only: cases still open at its end are not counted, "
                       "so a variant that approves fewer people can show shorter waits."),
-    "gave_up_share": ("Of the people who started waiting on an office, the share who chose to leave irregularly "
+    "gave_up_share": ("Of the people who started waiting on one of the {offices}, the share who chose to leave irregularly "
                       "while waiting; changes in percentage points."),
 }
 
@@ -63,10 +63,11 @@ REASONS = {
                              "the fiscal year's resettlement ceiling held back decisions in {v} of the window's weeks "
                              "({b} in the baseline)"),
     "no_office_open": (("darien_crossings", "smo_registrations", "smo_arrivals", "gave_up_share"),
-                       "no office was open in {v} of the window's weeks ({b} in the baseline): the pathway was closed"),
+                       "none of the {offices} was open in {v} of the window's weeks ({b} in the baseline): the "
+                       "pathway was closed"),
     "no_parole_open": (("darien_crossings", "parole_arrivals"),
-                       "no parole programme was open in {v} of the window's weeks ({b} in the baseline): the pathway "
-                       "was closed"),
+                       "no {pathway} programme was open in {v} of the window's weeks ({b} in the baseline): the "
+                       "pathway was closed"),
 }
 #: limits that explain an outcome only when the variant has more of them than the baseline (a closure), not when
 #: both share them (the baseline's own closures)
@@ -121,10 +122,10 @@ def verdict(lo: float, hi: float, unit: str) -> str:
     return ""
 
 
-def sentence(row, crossings: str, reasons: list[str] = ()) -> str:
+def sentence(row, labels: dict | None = None, reasons: list[str] = ()) -> str:
     """One variant's change in one outcome, in words: `row` is a row of the effects table."""
     _, unit, up, down = WORDS[row.output]
-    sign = describe(row.output, crossings)[3]  # the table's effect is sign x (variant - baseline): undo it
+    sign = describe(row.output, labels)[3]  # the table's effect is sign x (variant - baseline): undo it
     med = sign * row.effect_median
     if np.isnan(med):
         return f"{row.variant}: no value (no case counted in the window)."
@@ -150,8 +151,9 @@ def limit_shares(ser: pd.DataFrame, window) -> pd.DataFrame:
     return shares
 
 
-def reasons_for(output: str, variant: str, shares: pd.DataFrame, baseline: str = "baseline") -> list[str]:
-    """The limits that held cases back in this variant's runs and bear on `output`, in words."""
+def reasons_for(output: str, variant: str, shares: pd.DataFrame, labels: dict | None = None,
+                baseline: str = "baseline") -> list[str]:
+    """The limits that held cases back in this variant's runs and bear on `output`, in words (the pack's)."""
     out = []
     for limit, (outputs, text) in REASONS.items():
         if output not in outputs or limit not in shares.columns or variant not in shares.index:
@@ -160,19 +162,20 @@ def reasons_for(output: str, variant: str, shares: pd.DataFrame, baseline: str =
         b = float(shares.at[baseline, limit]) if baseline in shares.index else float("nan")
         binds = v >= BINDS and (limit not in ONLY_IF_MORE or not v <= b)
         if binds:
-            out.append(text.format(v=f"{v:.0%}", b="n/a" if np.isnan(b) else f"{b:.0%}"))
+            out.append(text.format(v=f"{v:.0%}", b="n/a" if np.isnan(b) else f"{b:.0%}", **words(labels)))
     return out
 
 
-def findings(eff: pd.DataFrame, shares: pd.DataFrame, crossings: str, scale: float,
+def findings(eff: pd.DataFrame, shares: pd.DataFrame, labels: dict | None, scale: float,
              outputs=HEADLINE) -> list[Block]:
-    """One block per headline outcome the effects table holds, one sentence per variant in it."""
+    """One block per headline outcome the effects table holds, one sentence per variant in it, in the pack's words
+    (`labels`: Pack.labels)."""
     blocks = []
+    w = words(labels)
     for o in [o for o in outputs if (eff.output == o).any()]:
         rows = eff[eff.output == o]
-        b = Block(o, WORDS[o][0].format(crossings=crossings),
-                  CAVEATS[o].format(people=f"{1 / scale:,.0f}"))
-        b.sentences = [sentence(r, crossings, reasons_for(o, r.variant, shares)) for r in rows.itertuples()]
+        b = Block(o, WORDS[o][0].format(**w), CAVEATS[o].format(people=f"{1 / scale:,.0f}", **w))
+        b.sentences = [sentence(r, labels, reasons_for(o, r.variant, shares, labels)) for r in rows.itertuples()]
         blocks.append(b)
     return blocks
 

@@ -11,32 +11,34 @@ import time
 
 import numpy as np
 
+from abm.pack import label_words as words
+
 #: name: (label, unit, effect label, effect sign). The effect of a variant is sign * (variant - baseline):
-#: crossings and deaths are reported as averted (baseline minus variant), the rest as changes.
+#: crossings and deaths are reported as averted (baseline minus variant), the rest as changes. The labels are
+#: written in the pack's words (abm/pack.py LABELS, label_words): {crossings}, {office}, {pathway}, capitalised as {Office}.
 OUTPUTS: dict[str, tuple[str, str, str, int]] = {
     "darien_crossings": ("{crossings}", "people", "{crossings} averted", -1),
     "deaths": ("Deaths on the route", "people", "deaths averted", -1),
-    "smo_arrivals": ("SMO arrivals in the US (relocations)", "people", "extra SMO arrivals", 1),
-    "smo_registrations": ("SMO registrations", "people", "extra SMO registrations", 1),
-    "parole_arrivals": ("Parole arrivals", "people", "extra parole arrivals", 1),
+    "smo_arrivals": ("{Office} arrivals (relocations)", "people", "extra {office} arrivals", 1),
+    "smo_registrations": ("{Office} registrations", "people", "extra {office} registrations", 1),
+    "parole_arrivals": ("{Pathway} arrivals", "people", "extra {pathway} arrivals", 1),
     "border_arrivals": ("Arrivals at the destination's border", "people", "extra border arrivals", 1),
     "intercepted": ("Intercepted on the route and returned", "people", "extra interceptions", 1),
     "wait_mean_days": ("Mean wait, registration to approval", "days", "change in mean wait", 1),
     "wait_p90_days": ("90th-percentile wait, registration to approval", "days", "change in 90th-percentile wait", 1),
-    "gave_up_share": ("Share of SMO applicants who gave up and moved", "share", "change in share who gave up", 1),
+    "gave_up_share": ("Share of {office} applicants who gave up and moved", "share", "change in share who gave up", 1),
 }
-#: what the pack's counted crossing is called (pack meta `crossings`: "Darien crossings", "Sea departures")
-CROSSINGS = "Crossings"
 
 
-def describe(output: str, crossings: str = CROSSINGS) -> tuple[str, str, str, int]:
-    """(label, unit, effect label, sign) of an output, with the pack's name for its crossing."""
+def describe(output: str, labels: dict | None = None) -> tuple[str, str, str, int]:
+    """(label, unit, effect label, sign) of an output, in the pack's words."""
     label, unit, effect, sign = OUTPUTS[output]
-    return label.format(crossings=crossings), unit, effect.format(crossings=crossings), sign
+    w = words(labels)
+    return label.format(**w), unit, effect.format(**w), sign
 
 
-def crossings_of(pack) -> str:
-    return str(pack.raw.get("meta", {}).get("crossings", CROSSINGS))
+def labels_of(pack) -> dict[str, str]:
+    return pack.labels
 
 
 #: weekly series kept per run (people per week) for the report's figures

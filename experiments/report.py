@@ -4,12 +4,14 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker as mticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
@@ -19,48 +21,63 @@ from abm.folders import write_file  # noqa: E402
 from . import findings  # noqa: E402
 from .design import BASELINE  # noqa: E402
 from .effects import HI, LO, paired  # noqa: E402
-from .measures import describe  # noqa: E402
+from .measures import describe, words  # noqa: E402
 from .outcomes import effect_cell, fmt, level_cell, unit_label  # noqa: E402
 from .waits import DECISION_LEVER, decision_months_of, months_of_weeks  # noqa: E402
 
 PI = ("pi", round(100 * (HI - LO)))
 
 
-def paired_differences(runs: pd.DataFrame, outputs: list[str], crossings: str) -> pd.DataFrame:
+def paired_differences(runs: pd.DataFrame, outputs: list[str], labels: dict) -> pd.DataFrame:
+    """Every paired difference (sign x (variant - baseline)), a share's in percentage points as the tables give it."""
     rows = []
     for v in [v for v in dict.fromkeys(runs.variant) if v != BASELINE]:
         for o in outputs:
             b, x = paired(runs, v, o)
-            _, _, effect, sign = describe(o, crossings)
-            rows += [{"variant": v, "output": o, "effect": effect, "value": float(e)} for e in sign * (x - b)]
+            _, unit, effect, sign = describe(o, labels)
+            points = 100 if unit == "share" else 1
+            rows += [{"variant": v, "output": o, "effect": effect, "value": float(e)} for e in points * sign * (x - b)]
     return pd.DataFrame(rows, columns=["variant", "output", "effect", "value"])
 
 
-def fig_effects(diffs: pd.DataFrame, outputs: list[str], crossings: str):
+def _short(x: float, _pos=None) -> str:
+    """A tick in a panel 4.6 inches wide: 200k, not 200000, whose neighbours it would run into."""
+    return f"{x / 1000:g}k" if abs(x) >= 10_000 else f"{x:g}"
+
+
+def short_ticks(ax):
+    ax.xaxis.set_major_locator(mticker.MaxNLocator(5))
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(_short))
+
+
+def fig_effects(diffs: pd.DataFrame, outputs: list[str], labels: dict):
     outs = [o for o in outputs if (diffs.output == o).any()]
     ncol = min(3, len(outs))
     nrow = int(np.ceil(len(outs) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 0.5 + 0.45 * diffs.variant.nunique() * nrow + 1.2 * nrow),
-                             squeeze=False)
-    for ax, o in zip(axes.flat, outs):
+    # constrained layout keeps the suptitle, panel titles and variant names apart (tight_layout ignores the suptitle)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 0.8 + (0.3 * diffs.variant.nunique() + 0.9) * nrow),
+                             squeeze=False, layout="constrained")
+    for k, (ax, o) in enumerate(zip(axes.flat, outs)):
         d = diffs[diffs.output == o]
         sns.pointplot(data=d, x="value", y="variant", estimator="median", errorbar=PI, linestyle="none",
                       capsize=0.3, color="tab:blue", ax=ax)
         ax.axvline(0, color="grey", lw=0.8)
-        _, unit, effect, _ = describe(o, crossings)
-        ax.set_title(f"{effect} ({unit})", fontsize=9)
+        _, unit, effect, _ = describe(o, labels)
+        ax.set_title(f"{effect} ({unit_label(unit, effect=True)})", fontsize=9)
         ax.set_xlabel("")
         ax.set_ylabel("")
+        short_ticks(ax)
+        if k % ncol:  # one column of variant names per row: the panels beside it share them
+            ax.set_yticklabels([])
     for ax in list(axes.flat)[len(outs):]:
         ax.remove()
     fig.suptitle("Effect against the baseline: median and 90% interval of paired differences", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
 def _weekly(d: pd.DataFrame, window, title: str, zero: bool = False):
     d = d.assign(date=pd.to_datetime(d["date"]))
-    fig, ax = plt.subplots(figsize=(9, 3.8))
+    fig, ax = plt.subplots(figsize=(10, 3.8))
     sns.lineplot(data=d, x="date", y="value", hue="variant", estimator="median", errorbar=PI, ax=ax, lw=1.2)
     if zero:
         ax.axhline(0, color="grey", lw=0.8)
@@ -69,6 +86,9 @@ def _weekly(d: pd.DataFrame, window, title: str, zero: bool = False):
     ax.set_ylabel("people per week")
     ax.set_xlabel("")
     ax.set_title(title)
+    n = d.variant.nunique()  # beside the lines, not over them; in columns of at most 10, which fit the plot's height
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1), frameon=False, ncol=int(np.ceil(n / 10)), fontsize=8,
+                    title_fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -82,21 +102,30 @@ def fig_series_difference(ser: pd.DataFrame, metric: str, window, label: str):
     """Weekly paired differences, variant minus baseline: zero until the variant's policy first bites."""
     wide = ser[ser.metric == metric].pivot_table(index=["replicate", "draw", "date"], columns="variant",
                                                  values="value", aggfunc="first")
+    wide = wide[[v for v in dict.fromkeys(ser.variant) if v in wide]]  # the experiment's order, not the alphabet's
     diff = wide.drop(columns=BASELINE).sub(wide[BASELINE], axis=0).reset_index().melt(
         id_vars=["replicate", "draw", "date"], var_name="variant", value_name="value")
     return _weekly(diff, window, f"{label}, variant minus baseline in the same run: median and 90% interval", zero=True)
 
 
 def fig_pairing(eff: pd.DataFrame):
-    d = eff.melt(id_vars=["variant", "effect"], value_vars=["paired_width", "unpaired_width"],
-                 var_name="comparison", value_name="width")
-    d["comparison"] = d.comparison.str.replace("_width", "")
-    g = sns.catplot(data=d, x="width", y="variant", hue="comparison", col="effect", col_wrap=3, kind="bar",
-                    sharex=False, height=2.4, aspect=1.5)
+    """Paired and unpaired interval widths, a panel per effect (in its unit: a share's in percentage points)."""
+    points = np.where(eff.unit == "share", 100.0, 1.0)
+    e = eff.assign(paired=eff.paired_width * points, unpaired=eff.unpaired_width * points,
+                   panel=[f"{r.effect} ({unit_label(r.unit, effect=True)})" for r in eff.itertuples()])
+    d = e.melt(id_vars=["variant", "panel"], value_vars=["paired", "unpaired"], var_name="comparison", value_name="width")
+    # tall enough for one line per variant; the legend above the panels, where it covers none
+    g = sns.catplot(data=d, x="width", y="variant", hue="comparison", col="panel", col_wrap=3, kind="bar",
+                    sharex=False, height=0.8 + 0.28 * eff.variant.nunique(), aspect=4.6 / (0.8 + 0.28 * eff.variant.nunique()))
     g.set_titles("{col_name}", size=9)
     g.set_axis_labels("width of the 90% interval", "")
-    g.figure.suptitle("Paired (same seeds and draws) against unpaired interval widths", fontsize=10)
-    g.figure.tight_layout()
+    for ax in g.axes.flat:
+        short_ticks(ax)
+    inch = 1 / g.figure.get_figheight()  # an inch in figure fractions: title, legend, then the panels
+    g.figure.suptitle("Paired (same seeds and draws) against unpaired interval widths", fontsize=10, y=1 - 0.08 * inch,
+                      va="top")
+    sns.move_legend(g, "upper center", bbox_to_anchor=(0.5, 1 - 0.32 * inch), ncol=2, title=None, frameon=False)
+    g.figure.tight_layout(rect=(0, 0, 1, 1 - 0.6 * inch))
     return g.figure
 
 
@@ -150,7 +179,7 @@ def decision_table(d: pd.DataFrame) -> pd.DataFrame:
              "realised mean wait (days)": q(g.wait_days.dropna(), "days") if g.wait_days.notna().any() else "n/a",
              "gave up (%)": q(g.gave_up.dropna(), "share") if g.gave_up.notna().any() else "n/a"}
             for v, g in d.sort_values("months", kind="stable").groupby("variant", sort=False)]
-    return pd.DataFrame(rows).set_index("variant")
+    return pd.DataFrame(rows)
 
 
 def tolerance(exp) -> dict | None:
@@ -190,36 +219,57 @@ def save(fig, path: Path) -> str:
     return base64.b64encode(data).decode()
 
 
+def by_variant(t: pd.DataFrame) -> pd.DataFrame:
+    """A variant x column table with the variant as its first column: pandas writes an index's name on a header row
+    of its own, which reads as an empty row under the header."""
+    t = t.copy()
+    t.columns.name = None
+    return t.rename_axis("variant").reset_index()
+
+
+def table_html(t: pd.DataFrame, **kw) -> str:
+    """A table without the index; a cell's interval (`median [lo, hi]`) on a line below its median, so that a table
+    of ten outputs fits the page; in a box that scrolls sideways if it still does not, pushing nothing else off."""
+    body = re.sub(r"(<td>[^<]*?) \[", r"\1<br>[", t.to_html(escape=True, border=0, index=False, **kw))
+    return f'<div class="wide">{body}</div>'
+
+
 def effects_table(eff: pd.DataFrame) -> pd.DataFrame:
     t = eff.assign(cell=[effect_cell(r) for r in eff.itertuples()],
                    col=[f"{r.effect} ({unit_label(r.unit, True)})" for r in eff.itertuples()])
     t = t.pivot(index="variant", columns="col", values="cell").reindex(columns=list(dict.fromkeys(t.col)),
                                                                        index=list(dict.fromkeys(t.variant)))
-    t.columns.name = None
-    return t
+    return by_variant(t)
 
 
-def levels_table(eff: pd.DataFrame, crossings: str) -> pd.DataFrame:
+def levels_table(eff: pd.DataFrame, labels: dict) -> pd.DataFrame:
     rows = {}
     first = eff.drop_duplicates("output")
     rows[BASELINE] = {r.output: level_cell(r, "baseline") for r in first.itertuples()}
     for r in eff.itertuples():
         rows.setdefault(r.variant, {})[r.output] = level_cell(r, "variant")
     t = pd.DataFrame(rows).T
-    t.columns = [f"{describe(o, crossings)[0]} ({unit_label(describe(o, crossings)[1])})" for o in t.columns]
-    return t
+    t.columns = [f"{describe(o, labels)[0]} ({unit_label(describe(o, labels)[1])})" for o in t.columns]
+    return by_variant(t)
+
+
+def _times(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def pairing_summary(eff: pd.DataFrame) -> tuple[str, pd.DataFrame]:
     r = eff.unpaired_over_paired.replace([np.inf, -np.inf], np.nan).dropna()
     zero = int((eff.paired_width == 0).sum())
     tab = eff.pivot(index="variant", columns="effect", values="unpaired_over_paired").round(1)
+    tab = by_variant(tab.reindex(index=list(dict.fromkeys(eff.variant)), columns=list(dict.fromkeys(eff.effect))))
     if len(r) == 0:
         return "No interval to compare (too few runs, or every paired interval has zero width).", tab
     text = (f"Paired intervals are {np.median(r):.1f} times narrower than unpaired ones (median over "
-            f"{len(r)} variant-output comparisons; from {r.min():.1f} to {r.max():.1f} times).")
+            f"{_times(len(r), 'variant-output comparison', 'variant-output comparisons')}; from {r.min():.1f} to "
+            f"{r.max():.1f} times).")
     if zero:
-        text += f" {zero} paired intervals have zero width: the variant changes that output in no run."
+        text += (f" {_times(zero, 'paired interval has', 'paired intervals have')} zero width: the variant changes "
+                 "that output in no run.")
     return text, tab
 
 
@@ -227,20 +277,20 @@ def write_report(exp, runs: pd.DataFrame, eff: pd.DataFrame, ser: pd.DataFrame, 
     """figures/*.png and report.html into `out` (the experiment writes them into a temporary folder first)."""
     sns.set_theme(style="whitegrid", context="paper")
     figs = out / "figures"
-    c = exp.crossings
-    diffs = paired_differences(runs, exp.outputs, c)
+    c, w = exp.crossings, words(exp.labels)
+    diffs = paired_differences(runs, exp.outputs, exp.labels)
     imgs = {
-        "effects": save(fig_effects(diffs, exp.outputs, c), figs / "effects.png"),
+        "effects": save(fig_effects(diffs, exp.outputs, exp.labels), figs / "effects.png"),
         "crossings": save(fig_series(ser, "darien_crossings", exp.window, c), figs / "darien_crossings.png"),
         "crossings_difference": save(fig_series_difference(ser, "darien_crossings", exp.window, c),
                                      figs / "darien_crossings_difference.png"),
-        "registrations": save(fig_series(ser, "smo_registrations", exp.window, "SMO registrations"),
+        "registrations": save(fig_series(ser, "smo_registrations", exp.window, "{Office} registrations".format(**w)),
                               figs / "smo_registrations.png"),
         "pairing": save(fig_pairing(eff), figs / "pairing.png"),
     }
     text, tab = pairing_summary(eff)
     tol = tolerance(exp)
-    found = findings.to_html(findings.findings(eff, findings.limit_shares(ser, exp.window), c, exp.scale))
+    found = findings.to_html(findings.findings(eff, findings.limit_shares(ser, exp.window), exp.labels, exp.scale))
     curve = decision_curve(exp, runs)
     if len(curve):
         days = 7 * tol["weeks"] if tol else None
@@ -254,19 +304,21 @@ def curve_section(exp, imgs, curve: pd.DataFrame) -> str:
     if not len(curve):
         return ""
     img = f'<img alt="crossings against the offices\' decision time" src="data:image/png;base64,{imgs["decision_curve"]}">'
+    offices = html.escape(words(exp.labels)["offices"])
     return f"""<h2>If office decisions took N months</h2>
-<p>The variants that set only the offices' decision time (<code>{DECISION_LEVER}</code>): a case assessed by an office
-waits that long for its decision, without news, and people waiting or hearing of such waits decide on it. The change in
+<p>The variants that set only the offices' decision time (<code>{DECISION_LEVER}</code>): a case assessed by one of the
+{offices} waits that long for its decision, without news, and people waiting or hearing of such waits decide on it. The change in
 {html.escape(exp.crossings)} is against the baseline run of the same seed and posterior draw; the realised mean wait
 shows that the lever moved the wait people lived (cases approved within the window; the baseline at its own decision
 time).</p>
-{curve.to_html(escape=True, border=0)}
+{table_html(curve)}
 {img}"""
 
 
 def render(exp, eff, man, imgs, pairing_text, pairing_tab, found: str = "", tolerance: str = "",
            curve: pd.DataFrame = pd.DataFrame()) -> str:
     e = html.escape
+    w = {k: e(v) for k, v in words(exp.labels).items()}
     img = lambda k, alt: f'<img alt="{e(alt)}" src="data:image/png;base64,{imgs[k]}">'
     variants = "".join(f"<tr><td>{e(v['name'])}</td><td>{e(v['description'])}</td></tr>" for v in man["variants"])
     n = len(exp.draw_ids)
@@ -275,11 +327,14 @@ def render(exp, eff, man, imgs, pairing_text, pairing_tab, found: str = "", tole
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{e(exp.name)}: policy experiment</title>
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
-td, th {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
-td:first-child, th:first-child {{ text-align: left; }}
-img {{ max-width: 100%; }} .note {{ color: #555; font-size: 0.9em; }}
+body {{ font-family: system-ui, sans-serif; max-width: 1400px; margin: 2em auto; padding: 0 1em; color: #222; }}
+p, ul {{ max-width: 70em; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.85em; }}
+td, th {{ border: 1px solid #ccc; padding: 0.25em 0.45em; text-align: right; }}
+td {{ white-space: nowrap; }} table.words td {{ white-space: normal; }}
+td:first-child, th:first-child, table.words td, table.words th {{ text-align: left; }}
+th {{ vertical-align: bottom; }}
+img {{ max-width: 100%; }} .note {{ color: #555; font-size: 0.9em; }} .wide {{ overflow-x: auto; }}
 </style></head><body>
 <h1>{e(exp.name)}</h1>
 <p>{e(exp.description)}</p>
@@ -300,40 +355,40 @@ from no change. Where a limit of the model held cases back in at least {findings
 {curve_section(exp, imgs, curve)}
 
 <h2>Variants</h2>
-<table><tr><th>variant</th><th>what changes against the baseline</th></tr>{variants}</table>
+<table class="words"><tr><th>variant</th><th>what changes against the baseline</th></tr>{variants}</table>
 
 <h2>Effects against the baseline</h2>
 <p>Each cell: median [90% interval] of the paired differences. A variant's run and the baseline's run share
 their seed and posterior draw (common random numbers: the same people, ties and random draws), so each
 difference is what the policy changed in that run. The interval spans replicates and posterior draws:
 it carries both the model's randomness and the uncertainty left by calibration. It is not a confidence
-interval for a mean. Crossings and deaths are reported as averted (baseline minus variant).</p>
-{effects_table(eff).to_html(escape=True, border=0)}
+interval for a mean. {w['crossings']} and deaths are reported as averted (baseline minus variant).</p>
+{table_html(effects_table(eff))}
 {img("effects", "effects of each variant")}
 
 <h2>Levels</h2>
-<p>Median [90% interval] over runs of each output. Waits are weeks from SMO registration to approval of
-the cases approved within the window, in days; cases still waiting at the end are not counted, so a
+<p>Median [90% interval] over runs of each output. Waits are the days from {w['office']} registration to
+approval, of the cases approved within the window; cases still waiting at the end are not counted, so a
 variant that approves fewer people can show shorter waits. The share who gave up counts applicants
-(people who started waiting on an office) who chose to leave irregularly while waiting.</p>
-{levels_table(eff, exp.crossings).to_html(escape=True, border=0)}
+(people who started waiting on one of the {w['offices']}) who chose to leave irregularly while waiting.</p>
+{table_html(levels_table(eff, exp.labels))}
 
 <h2>Over time</h2>
 {img("crossings", f"weekly {exp.crossings} by variant")}
 <p>The same runs as paired differences: with common random numbers a variant's run follows the baseline's
 exactly until its policy first makes a difference.</p>
 {img("crossings_difference", f"weekly {exp.crossings}, variant minus baseline")}
-{img("registrations", "weekly SMO registrations by variant")}
+{img("registrations", f"weekly {w['office']} registrations by variant")}
 
 <h2>Why pairs</h2>
 <p>{e(pairing_text)} The unpaired interval is that of the differences between a variant's run and a
 baseline run of another replicate or draw, as if the runs had been independent.</p>
 <p class="note">Unpaired width over paired width, by variant and effect:</p>
-{pairing_tab.to_html(escape=True, border=0, na_rep="n/a (zero width)")}
+{table_html(pairing_tab, na_rep="n/a (zero width)")}
 {img("pairing", "paired and unpaired interval widths")}
 
 <h2>Reproduce</h2>
-<p><code>smo-abm experiment {e(str(exp.path))} --replicates {exp.replicates} --draws {exp.draws}</code> at commit
+<p><code>smo-abm experiment {e(str(exp.path))} --replicates {exp.replicates} --draws {exp.draws} --scale {exp.scale:g}</code> at commit
 <code>{e(man['git_commit'])}</code>. The seeds, the parameters of the baseline and every variant's changes are in
 <code>manifest.json</code>; every run's outputs are in <code>runs.csv</code> and <code>runs/</code>.</p>
 </body></html>

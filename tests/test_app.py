@@ -1,5 +1,8 @@
 """The dashboard (issue 7, first part): the SolaraViz page renders headless, its controls are scenario
 overrides, and a click on Step advances the model and its charts."""
+import html as html_text
+import re
+
 import ipyvuetify as v
 import ipywidgets
 from solara.components.datatable import DataTableWidget
@@ -38,6 +41,12 @@ def test_page_renders_and_step_advances_the_model():
     rc.close()
 
 
+def html_rows(table: str) -> list[list[str]]:
+    """The cells of an HTML table as text, row by row (header first)."""
+    return [[html_text.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)]
+
+
 def test_experiment_view_shows_a_finished_experiments_effects(tmp_path):
     """A results folder with one finished (tiny) experiment: the view lists it and shows its effect table."""
     from experiments.experiment import run_experiment
@@ -48,11 +57,15 @@ def test_experiment_view_shows_a_finished_experiments_effects(tmp_path):
     run_experiment(f, out=root / "tiny", scheduler="single", progress=False)
     assert app.finished_experiments(root) == ["tiny"]
     box, rc = solara.render(app.ExperimentView(root), handle_error=False)
-    tables = rc.find(DataTableWidget).widgets
-    assert len(tables) == 1
-    rows = tables[0].items
-    assert {r["variant"] for r in rows} == {"capacity_x3", "closed_in_september"}
-    assert tables[0].total_length == 2 * 10  # two variants x ten outputs
+    html = [w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets if "<table" in (w.unsafe_innerHTML or "")]
+    assert len(html) == 1 and not rc.find(DataTableWidget).widgets  # all of it, not a page of a paged table
+    head, *rows = html_rows(html[0])
+    assert [r[0] for r in rows] == ["capacity_x3", "closed_in_september"]  # a row per variant, as in the report
+    assert head[0] == "variant" and len(head) == 1 + 10  # the variant, then ten effects
+    cells = [c for r in rows for c in r[1:]]
+    # each cell as the report writes it: median [90% interval], people whole, shares in pp, no NaN
+    assert all(re.fullmatch(r"([+-][\d,.]+( pp)?|n/a) \[([+-][\d,.]+( pp)?|n/a), ([+-][\d,.]+( pp)?|n/a)\]", c) for c in cells), cells
+    assert not any("nan" in c.lower() for c in cells)
     images = rc.find(ipywidgets.Image).widgets
     assert len(images) == 2
     rc.close()
@@ -131,14 +144,18 @@ def test_compare_view_runs_two_settings_and_shows_their_difference():
     while app.comparison_task.pending and time.monotonic() < deadline:
         time.sleep(0.2)
     assert app.comparison_task.finished, app.comparison_task.exception
-    while len(rc.find(DataTableWidget).widgets) < 2 and time.monotonic() < deadline:  # redrawn from the task's thread
+    tables = lambda: [html_rows(w.unsafe_innerHTML) for w in rc.find(solara.widgets.HTML).widgets
+                      if "<table" in (w.unsafe_innerHTML or "")]
+    while len(tables()) < 2 and time.monotonic() < deadline:  # redrawn from the task's thread
         time.sleep(0.2)
-    diff, levels = rc.find(DataTableWidget).widgets
+    diff, levels = tables()
     c = app.comparison_task.value
     assert (c.a, c.b, c.seeds) == ("baseline", app.CONTROLS, [1, 2])
-    effect = {r["effect of B"]: r["median [90% interval]"] for r in diff.items}
+    assert diff[0] == ["effect of B", "unit", "median [90% interval]", "pairs"]
+    effect = {r[0]: r[2] for r in diff[1:]}
     assert "extra SMO registrations" in effect and "extra interceptions" not in effect  # zero in both: left out
-    assert {r["outcome"] for r in levels.items} >= {"Darien crossings", "SMO registrations"}
+    assert all(re.fullmatch(r"[+-][\d,.]+( pp)? \[[+-][\d,.]+( pp)?, [+-][\d,.]+( pp)?\]", x) for x in effect.values()), effect
+    assert {r[0] for r in levels[1:]} >= {"Darien crossings", "SMO registrations"}
     assert len(rc.find(ipywidgets.Image).widgets) == 2  # A's and B's weekly series, side by side
     rc.close()
 
@@ -160,3 +177,28 @@ def test_every_nationality_lever_is_the_eligibility_experiments_variant():
         outs.append(measure(m, (sc.start, sc.end))[0])
     assert outs[0] == outs[1]
     assert outs[0]["smo_registrations"] > outs[2]["smo_registrations"]  # and it is not the baseline
+
+
+def test_tabs_are_named_for_what_they_hold():
+    box, rc = solara.render(solara.AppLayout(children=[app.page]), handle_error=False)
+    assert [w.children for w in rc.find(v.Tab).widgets] == [["Model"], ["Compare"], ["Experiments"]]
+    rc.close()
+
+
+def test_every_setting_is_in_a_list_short_enough_to_be_drawn_whole():
+    """Vuetify 2 draws a select's first 20 items until its menu is scrolled: each list the comparison offers is
+    shorter, and together they hold every setting once."""
+    options = app.compare_settings(app.checked_levers())
+    groups = app.setting_groups(options)
+    assert [label for g in groups.values() for label in g] == list(options)
+    assert len(groups) < 20 and all(len(g) < 20 for g in groups.values()), {k: len(g) for k, g in groups.items()}
+    assert "parole_counterfactuals: no_parole" in groups["parole_counterfactuals"]
+
+
+def test_the_dashboard_starts_without_a_warning():
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", "import abm.app"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Warning" not in r.stderr, r.stderr[-2000:]

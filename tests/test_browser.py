@@ -151,15 +151,26 @@ def test_a_control_and_a_run_change_the_charts(page):
     assert (SHOTS / "dashboard.png").stat().st_size > 10_000
 
 
+def test_the_tabs_are_named_for_what_they_hold(page):
+    # Vuetify writes tab names in capitals (CSS): compared as a reader sees them, whatever the case
+    assert [t.strip().upper() for t in page.get_by_role("tab").all_inner_texts()] == ["MODEL", "COMPARE", "EXPERIMENTS"]
+
+
+#: a cell as the report writes it (experiments/outcomes.py): median [90% interval], signed, whole people with commas
+CELL = re.compile(r"[+-][\d,]+ \[[+-][\d,]+, [+-][\d,]+\]")
+
+
 def test_the_comparison_view_runs_two_settings(page):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.get_by_role("tab", name="Page 1").click()
+    page.get_by_role("tab", name="Compare").click()
     page.get_by_role("button", name="Compare").wait_for()
-    _choose(page, "B", "parole_counterfactuals: no_parole")
+    _choose(page, "B", "parole_counterfactuals")  # where the setting comes from, then which of its variants
+    _choose(page, "B: variant", "no_parole")
     page.get_by_role("button", name="Compare").click()
     row = page.locator("tr", has_text="extra parole arrivals")
     row.wait_for(timeout=180_000)
-    effect = row.locator("td").nth(3).inner_text()
+    effect = row.locator("td").nth(2).inner_text()
+    assert CELL.fullmatch(effect), f"not written as the report writes a cell: {effect!r}"
     assert effect.startswith("-"), f"without parole, parole arrivals should fall: {effect!r}"
     page.locator("img").nth(1).wait_for()  # both settings' charts
     page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
@@ -169,7 +180,61 @@ def test_the_page_fetched_nothing_from_a_cdn(server, page):
     """Everything the page loaded came from the server and the venv (solara-assets): solara logs each URL it
     could not fetch from the CDN, and this machine has no route to one."""
     page.get_by_text("Week 0:").wait_for()
-    page.get_by_role("tab", name="Page 1").click()
+    page.get_by_role("tab", name="Compare").click()
     page.get_by_role("button", name="Compare").wait_for()
     log = server[1].read_text()
     assert "Could not load URL" not in log, log[-2000:]
+
+
+REPORT_EXPERIMENT = """
+[experiment]
+name = "report_in_a_browser"
+replicates = 2
+draws = 0
+seed = 11
+scale = 0.001
+window = {{ start = "2023-06-12", end = "2024-06-30" }}
+outputs = ["darien_crossings", "deaths", "smo_arrivals", "smo_registrations", "parole_arrivals", "wait_mean_days",
+           "wait_p90_days", "gave_up_share"]   # as experiments/waiting_thresholds.toml
+[baseline]
+scenario = "{baseline}"
+run = {{ end = "2024-06-30" }}
+[[variant]]
+name = "decide_in_3mo"
+description = "The offices take 3 months (13 weeks) to decide an assessed case."
+office_decision_months = 3
+[[variant]]
+name = "decide_in_6mo"
+description = "The offices take 6 months (26 weeks) to decide an assessed case."
+office_decision_months = 6
+"""
+
+
+def test_an_experiment_report_reads_in_a_browser(tmp_path):
+    """A small experiment's report.html in Chromium: every figure drawn, no table with an empty header row, words
+    left-aligned, no table wider than the page pushing it sideways; the screenshot is results/browser/report.png."""
+    from playwright.sync_api import sync_playwright
+
+    from experiments.experiment import run_experiment
+
+    root = Path(__file__).resolve().parents[1]
+    f = tmp_path / "report_in_a_browser.toml"
+    f.write_text(REPORT_EXPERIMENT.format(baseline=(root / "experiments" / "baseline.toml").as_posix()))
+    out = run_experiment(f, out=tmp_path / "out", scheduler="single", progress=False)["out"]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        pg = browser.new_page(viewport={"width": 1440, "height": 900})  # a laptop's screen
+        pg.goto((out / "report.html").as_uri())
+        assert pg.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+        assert pg.evaluate("document.images.length") >= 6
+        empty_rows = pg.evaluate("[...document.querySelectorAll('tr')].filter(r => !r.innerText.trim()).length")
+        assert empty_rows == 0
+        align = pg.evaluate("getComputedStyle(document.querySelector('table.words td:nth-child(2)')).textAlign")
+        assert align in ("left", "start")
+        assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        wider = pg.evaluate("[...document.querySelectorAll('.wide')].filter(d => d.scrollWidth > d.clientWidth).length")
+        assert wider == 0, f"{wider} tables do not fit a {pg.viewport_size['width']}-pixel page"
+        pg.screenshot(path=str(SHOTS / "report.png"), full_page=True)
+        browser.close()
+    assert (SHOTS / "report.png").stat().st_size > 50_000

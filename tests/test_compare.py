@@ -100,7 +100,7 @@ office_decision_months = 3
     dashboard = c.table[c.table.output.isin(report.output)][cols].reset_index(drop=True)
     pd.testing.assert_frame_equal(dashboard, report)
     assert report.effect_median.abs().sum() > 0  # the variant changed something: equal, not trivially zero
-    written = effects_table(res["effects"]).loc["decide_in_3mo"]
+    written = effects_table(res["effects"]).set_index("variant").loc["decide_in_3mo"]
     shown = app.difference_table(c)
     assert len(shown) >= 5
     for r in shown.itertuples():

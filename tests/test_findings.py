@@ -15,18 +15,18 @@ from experiments.experiment import run_experiment
 from experiments.measures import describe
 from tests.conftest import ROOT
 
-CROSSINGS = "Darien crossings"
+AMERICAS = {"crossings": "Darien crossings", "office": "SMO", "offices": "Safe Mobility Offices", "pathway": "parole"}
 
 
 def row(output, median, lo, hi, variant="v"):
     """A row of the effects table (experiments/effects.py), its effect as the table reports it (crossings averted)."""
-    _, unit, effect, _ = describe(output, CROSSINGS)
+    _, unit, effect, _ = describe(output, AMERICAS)
     return pd.DataFrame([{"variant": variant, "output": output, "effect": effect, "unit": unit,
                           "effect_median": median, "effect_lo": lo, "effect_hi": hi}]).iloc[0]
 
 
 def say(output, median, lo, hi, reasons=()):
-    return F.sentence(row(output, median, lo, hi), CROSSINGS, list(reasons))
+    return F.sentence(row(output, median, lo, hi), AMERICAS, list(reasons))
 
 
 def test_averted_crossings_are_stated_as_fewer_or_more():
@@ -75,14 +75,14 @@ def test_a_binding_relocation_cap_is_the_reason_arrivals_give():
 
 def test_a_closed_pathway_is_a_reason_only_when_the_variant_closes_it_more():
     assert F.reasons_for("smo_registrations", "v", shares(no_office_open=[0.3, 0.3])) == []  # the baseline's own closure
-    r = F.reasons_for("smo_registrations", "v", shares(no_office_open=[0.3, 0.6]))
-    assert len(r) == 1 and "no office was open in 60%" in r[0] and "pathway was closed" in r[0]
+    r = F.reasons_for("smo_registrations", "v", shares(no_office_open=[0.3, 0.6]), AMERICAS)
+    assert len(r) == 1 and "none of the Safe Mobility Offices was open in 60%" in r[0] and "pathway was closed" in r[0]
 
 
 def test_findings_group_sentences_under_each_outcome_with_its_caveat():
     eff = pd.DataFrame([row("wait_mean_days", 10, 5, 15, "a"), row("wait_mean_days", -3, -9, 2, "b"),
                         row("darien_crossings", 0, -10, 10, "a"), row("darien_crossings", 0, -10, 10, "b")])
-    blocks = F.findings(eff, pd.DataFrame(), CROSSINGS, scale=0.01)
+    blocks = F.findings(eff, pd.DataFrame(), AMERICAS, scale=0.01)
     assert [b.output for b in blocks] == ["darien_crossings", "wait_mean_days"]  # the headline order
     assert "approved within the window only" in blocks[1].caveat
     assert [s.split(":")[0] for s in blocks[1].sentences] == ["a", "b"]

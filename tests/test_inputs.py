@@ -189,15 +189,15 @@ CASES = [
         f"[[pack.group]]\nnationality = '{n}'\nplace = '{pl}'\nstock = {s}\npush = -5.0\n"
         f"sources = {{ stock = {SRC}, push = {SRC} }}\n"
         for n, pl, s in [("Aria", "Aria", 1000), ("Borea", "Borea", 1000), ("Aria", "Centra", -5)]),
-     [], "scenario", "pack.group[2].stock", "outside"),
+     [], "scenario", "pack.group[3].stock", "the 3rd [[group]] table, counting from 1"),
     ("pack_group_unknown_place", TESTLAND_HEAD + "[[pack.group]]\nnationality = 'Aria'\nplace = 'Atlantis'\n"
      f"stock = 10\npush = -5.0\nsources = {{ stock = {SRC}, push = {SRC} }}\n",
-     [], "scenario", "pack.group[0].place", "unknown place 'Atlantis'"),
+     [], "scenario", "pack.group[1].place", "unknown place 'Atlantis'"),
     ("pack_group_twice", TESTLAND_HEAD + 2 * ("[[pack.group]]\nnationality = 'Aria'\nplace = 'Aria'\n"
                                               f"stock = 10\npush = -5.0\nsources = {{ stock = {SRC}, push = {SRC} }}\n"),
-     [], "scenario", "pack.group[1]", "defined twice"),
+     [], "scenario", "pack.group[2]", "defined twice"),
     ("pack_regular_shares", TESTLAND_HEAD + "[pack.defaults]\nregularising = 0.5\n",
-     [], "scenario", "pack.group[0].regularising", "exceed 1"),
+     [], "scenario", "pack.group[1].regularising", "exceed 1"),
 ]
 
 
@@ -245,7 +245,7 @@ def test_bad_pack_folder_is_rejected_naming_the_pack_and_field(tmp_path, capsys)
     pack = _bad_pack(tmp_path, edit)
     path = _write(tmp_path, TESTLAND_HEAD + f"[run]\npack = '{pack}'\n")
     # errors in the pack's own files name the pack file that holds the table (no scenario override to blame)
-    assert_rejected(tmp_path, capsys, path, [], str(pack / "populations.toml"), "group[2].stock", "outside")
+    assert_rejected(tmp_path, capsys, path, [], str(pack / "populations.toml"), "group[3].stock", "outside")
 
 
 @pytest.mark.parametrize("file,table,field,drop", [

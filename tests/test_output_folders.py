@@ -218,7 +218,7 @@ def test_plain_name():
 def test_a_finished_run_is_kept_and_other_inputs_need_force(finished, tmp_path, capsys):
     man = json.loads((finished / "manifest.json").read_text())
     assert man["tool"] == "smo-abm" and man["kind"] == "run"
-    assert set(man["checksums"]) == {"timeseries.csv", "summary.json"}
+    assert set(man["checksums"]) == {"timeseries.csv", "summary.json", "summary.md"}
     before = snapshot(tmp_path)
     rc, err, out = run(capsys, finished, "--seed", "1")
     assert rc == 0 and "already holds this run" in out and not err
@@ -241,7 +241,7 @@ def test_force_replaces_only_the_runs_own_files(finished, capsys):
     assert (finished / "timeseries.csv").read_bytes() != old
     assert json.loads((finished / "manifest.json").read_text())["seed"] == 2
     assert sorted(p.name for p in finished.iterdir()) == [
-        folders.MARKER, "manifest.json", "notes.txt", "plots", "summary.json", "timeseries.csv"]
+        folders.MARKER, "manifest.json", "notes.txt", "plots", "summary.json", "summary.md", "timeseries.csv"]
 
 
 def test_an_emptied_timeseries_is_not_a_finished_run(finished, capsys):

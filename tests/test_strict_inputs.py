@@ -148,7 +148,7 @@ PACK_FILE_TYPOS = [
     ("institutions.toml", "sources = { weekly_quota", "sources = { weekly_qota = 'x', weekly_quota",
      "offices.Centra.sources.weekly_qota", "a source for an unknown field 'weekly_qota' (did you mean weekly_quota?)"),
     ("populations.toml", "regular = 1.0\n", "regular = 1.0\nregulr = 1.0\n", "defaults.regulr", "did you mean regular"),
-    ("populations.toml", "push = -4.5\n", "push = -4.5\npsuh = -4.5\n", "group[0].psuh", "did you mean push?"),
+    ("populations.toml", "push = -4.5\n", "push = -4.5\npsuh = -4.5\n", "group[1].psuh", "did you mean push?"),
     ("institutions.toml", "travel_weeks = 1\n", "travel_weeks = 1\n[parole.programmes.x]\ntravel_wekes = 1\n",
      "parole.programmes.x.travel_wekes", "did you mean travel_weeks?"),
     ("routes.toml", "[segments.jungle]", "stray = 1\n[segments.jungle]", "stray", "unknown field 'stray'"),
@@ -274,7 +274,7 @@ def test_memory_fit_matches_the_measured_peaks():
 
 def test_huge_stock_is_caught(tmp_path, capsys):
     folder, f = copied_pack(tmp_path, lambda d: replace_in(d / "populations.toml", "stock = 100000", "stock = 1e12"))
-    rejected(tmp_path, capsys, ["run", str(f)], folder / "populations.toml", "group[0].stock", "outside")
+    rejected(tmp_path, capsys, ["run", str(f)], folder / "populations.toml", "group[1].stock", "outside")
     # within the field's range, but a billion agents at scale 1 fits no machine this project runs on
     rejected(tmp_path, capsys, ["run", str(TESTLAND), "--scale", "1", "--set", "pack.defaults.arrivals_per_week=1e7"],
              "command line", "--scale", "of memory")
@@ -406,7 +406,7 @@ def test_any_misspelt_key_in_a_pack_is_named(case):
     node[bad] = node.pop(path[-1])
     with pytest.raises(InputError) as e:
         check_keys("pack.toml", raw)
-    field = ".".join(f"[{k}]" if isinstance(k, int) else str(k) for k in path[:-1] + (bad,)).replace(".[", "[")
+    field = ".".join(f"[{k + 1}]" if isinstance(k, int) else str(k) for k in path[:-1] + (bad,)).replace(".[", "[")
     assert e.value.field == field and e.value.file == "pack.toml"
     if len(path[-1]) >= 4:
         assert "did you mean" in e.value.message, e.value.message

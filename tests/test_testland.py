@@ -9,6 +9,7 @@ parole to Boreans, and makes Arians expellable while Title 42 is in force.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -246,3 +247,49 @@ def test_cli_rerun_of_the_same_inputs_is_skipped(cli_out, capsys):
     assert rc == 0
     assert "already holds this run" in capsys.readouterr().out
     assert (cli_out / "manifest.json").read_bytes() == before
+
+
+def test_summary_md_says_summary_json_in_the_packs_words(cli_out):
+    """summary.md beside summary.json: every total of summary.json, as a reader reads it, under the pack's own
+    names for its crossing, offices and pathway."""
+    from abm.summary_text import TOTALS, number
+
+    summary = json.loads((cli_out / "summary.json").read_text())
+    text = (cli_out / "summary.md").read_text()
+    labels = load_pack(PACKS_DIR / "testland").labels
+    words = {**labels, **{k.capitalize(): v.capitalize() for k, v in labels.items()}}
+    for metric, value in summary["totals"].items():
+        assert f"- {TOTALS[metric].format(**words)}: {number(value)}\n" in text, (metric, value)
+    assert f"- {labels['crossings']}: {number(summary['totals']['darien_crossings'])}" in text
+    assert f"- Centra desk registrations: {number(summary['totals']['smo_registrations'])}" in text
+    assert f"- Sponsorship arrivals: {number(summary['totals']['parole_arrivals'])}" in text
+    assert not [n for n in AMERICAS_NAMES + ("SMO", "parole", "Darien") if n in text]
+    manifest = json.loads((cli_out / "manifest.json").read_text())
+    assert "summary.md" in manifest["checksums"]  # vouched for with the rest: replaced only as the run's own file
+
+
+def test_the_progress_bars_count_the_burn_in_and_the_reported_weeks_apart(tmp_path, capsys):
+    import re
+
+    assert main(["run", str(TESTLAND), "--out", str(tmp_path / "run"), "--no-figures"]) == 0
+    out, err = capsys.readouterr()
+    err = err.replace("\r", "\n")
+    burn = [tuple(map(int, m)) for m in re.findall(r"burn-in: 100%.*?(\d+)/(\d+)", err)]
+    weeks = [tuple(map(int, m)) for m in re.findall(r"weeks: 100%.*?(\d+)/(\d+)", err)]
+    said = re.search(r"(\d+) weeks from \S+ \((\d+) weeks of burn-in", out)
+    reported = pd.read_csv(tmp_path / "run" / "timeseries.csv").date.nunique()
+    assert weeks[-1] == (reported, reported) and int(said.group(1)) == reported  # the bar, the line, the file
+    assert burn[-1][0] == burn[-1][1] == int(said.group(2)) > 0
+
+
+def test_help_gives_examples_that_name_real_files(capsys):
+    from tests.conftest import ROOT
+
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    text = capsys.readouterr().out
+    examples = text[text.index("examples:"):]
+    files = re.findall(r"smo-abm \w+ (experiments/\S+\.toml)", examples)
+    assert len(files) >= 4 and all((ROOT / f).is_file() for f in files), files
+    assert {"run", "experiment", "dashboard"} <= set(re.findall(r"smo-abm (\w+)", examples))
