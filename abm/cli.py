@@ -64,9 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("calibrate", help="ABC-SMC calibration of a pack to its targets (calibration/targets.toml for "
                                          "the Americas; resumes an interrupted run), then the posterior-predictive "
                                          "check and report; or --check alone")
-    c.add_argument("--scenario", default="experiments/baseline.toml",
+    c.add_argument("--scenario",
                    help="the scenario whose runs are fitted; its pack's meta names the targets, priors and posterior "
-                        "files (default experiments/baseline.toml; e.g. experiments/europe_baseline.toml)")
+                        "files (default the project's experiments/baseline.toml; e.g. experiments/europe_baseline.toml)")
     c.add_argument("--method", choices=("emulator", "abc"), default="emulator",
                    help="emulator (default): ABC-SMC on a Gaussian-process emulator of the model, from two waves of "
                         "model runs (calibration/emulated.py); abc: ABC-SMC on the model itself (calibration/abc.py)")
@@ -247,6 +247,7 @@ def calibrate_command(args) -> int:
 
     from calibration.setting import of
 
+    args.scenario = args.scenario or str(Path(__file__).resolve().parents[1] / "experiments" / "baseline.toml")
     cal = of(args.scenario)   # the pack's targets, priors, posterior: checked first
     out, field = out_path(args.out, Path("results") / ("calibration" if cal.pack == "americas"
                                                        else f"calibration-{cal.pack}"))
