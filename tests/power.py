@@ -34,9 +34,13 @@ ALPHA = 0.05                        # family-wise false alarm of each test (Bonf
 def paired_power(rho: float, n: int, alpha_each: float, bias: float = 1.0) -> float:
     """Power of a two-sided paired t-test at level alpha_each against a bias of `bias` sigma, when the
     differences have sd rho * sigma."""
+    return _t_power(n - 1, bias * np.sqrt(n) / rho, alpha_each)
+
+
+def _t_power(df: float, nc: float, alpha_each: float) -> float:
+    """P(|T| > t crit) for T noncentral t (df, nc): a two-sided t-test's power."""
     from scipy import stats
 
-    df, nc = n - 1, bias * np.sqrt(n) / rho
     t = stats.t.ppf(1 - alpha_each / 2, df)
     power = stats.nct.sf(t, df, nc) + stats.nct.cdf(-t, df, nc)
     if np.isnan(power):  # scipy's nct gives nan far in the tail: the normal approximation there
@@ -48,17 +52,10 @@ def welch_power(ratio: float, n_a: int, n_b: int, alpha_each: float, bias: float
     """Power of a two-sided Welch t-test at level alpha_each, n_a runs of a setting whose sd is `ratio` times
     that of the other setting (n_b runs), against a bias of `bias` times the larger of the two sds
     (Welch-Satterthwaite degrees of freedom, noncentral t)."""
-    from scipy import stats
-
     va, vb = ratio ** 2 / n_a, 1.0 / n_b
     se = np.sqrt(va + vb)
     df = (va + vb) ** 2 / (va ** 2 / (n_a - 1) + vb ** 2 / (n_b - 1))
-    nc = bias * max(ratio, 1.0) / se
-    t = stats.t.ppf(1 - alpha_each / 2, df)
-    power = stats.nct.sf(t, df, nc) + stats.nct.cdf(-t, df, nc)
-    if np.isnan(power):
-        power = stats.norm.sf(t - nc) + stats.norm.cdf(-t - nc)
-    return float(power)
+    return _t_power(df, bias * max(ratio, 1.0) / se, alpha_each)
 
 
 def paired_test(a: list[dict], b: list[dict], alpha: float = ALPHA) -> dict:
