@@ -288,8 +288,9 @@ def test_cuban_border_arrivals_fall_after_january_2023(default_ensemble):
     assert _z(late_2022, spring_2023) > 3
 
 
-@pytest.mark.xfail(strict=True, reason="the refitted model (issue 17) has no late-2023 Cuban rise: "
-                                       "docs/calibration.md, validation (cuba_encounters_fy2024_oct_may)")
+@pytest.mark.xfail(strict=True, reason="the refitted model (issue 17) has no late-2023 Cuban rise: the spring "
+                                       "trough's depth rests on p_reattempt, an assumption without a source "
+                                       "(docs/ODD.md 4.2, 'What the two unmet acceptance points rest on')")
 def test_cuban_border_arrivals_rise_by_late_2023(default_ensemble):
     """Seed 002 s2.1: Cuban encounters rose again by late 2023 (after Title 42, Cubans cannot be removed: no
     flights). Same design as the fall (z > 3). Met before the refit of issue 17; at the refitted posterior
