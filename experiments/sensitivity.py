@@ -1,8 +1,8 @@
 """Global sensitivity analysis (SALib) of the headline outputs to the calibrated parameters.
 
-The parameters are the eight of calibration/priors.toml; each varies over its calibrated range, the 5%
-to 95% weighted quantiles of calibration/posterior.csv, sampled uniformly in the space calibration
-used (log10 for log-uniform priors). Morris elementary effects screen them (mu*: how much an output
+The parameters are those of calibration/priors.toml that the posterior holds (16 since issue 17). Each
+varies over its calibrated range, the 5% to 95% weighted quantiles of calibration/posterior.csv, sampled
+uniformly in the space calibration used (log10 for log-uniform priors). Morris elementary effects screen them (mu*: how much an output
 moves; sigma: non-linearity or interaction); Sobol indices (Saltelli sampling) apportion each output's
 variance: S1 alone, ST with interactions. Every sample runs the baseline with the same seed, so
 differences between samples come from the parameters, not from different random draws.
