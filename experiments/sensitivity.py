@@ -2,10 +2,11 @@
 
 The parameters are those of calibration/priors.toml that the posterior holds (16 since issue 17). Each
 varies over its calibrated range, the 5% to 95% weighted quantiles of calibration/posterior.csv, sampled
-uniformly in the space calibration used (log10 for log-uniform priors). Morris elementary effects screen them (mu*: how much an output
-moves; sigma: non-linearity or interaction); Sobol indices (Saltelli sampling) apportion each output's
-variance: S1 alone, ST with interactions. Every sample runs the baseline with the same seed, so
-differences between samples come from the parameters, not from different random draws.
+uniformly in the space calibration used (log10 for log-uniform priors). Morris elementary effects screen
+them (mu*: how much an output moves; sigma: non-linearity or interaction); Sobol indices (Saltelli
+sampling) apportion each output's variance: S1 alone, ST with interactions. Every sample runs the
+baseline with the same seed, so differences between samples come from the parameters, not from
+different random draws.
 
 The runs go through experiments.runner (Dask, atomic run files, resumable) like an experiment's.
 """
