@@ -247,9 +247,9 @@ def calibrate_command(args) -> int:
 
     from .folders import claim, out_path, write_error
 
-    from calibration.setting import of
+    from calibration.setting import BASELINE, of
 
-    args.scenario = args.scenario or str(Path(__file__).resolve().parents[1] / "experiments" / "baseline.toml")
+    args.scenario = args.scenario or str(BASELINE)
     cal = of(args.scenario)   # the pack's targets, priors, posterior: checked first
     out, field = out_path(args.out, Path("results") / ("calibration" if cal.pack == "americas"
                                                        else f"calibration-{cal.pack}"))

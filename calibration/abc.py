@@ -24,13 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from calibration.setting import BASELINE
 from calibration.targets import TARGETS_DIR, load_targets
 
-ROOT = Path(__file__).resolve().parents[1]
-BASELINE = ROOT / "experiments" / "baseline.toml"
 PRIORS = TARGETS_DIR / "priors.toml"
-POSTERIOR_CSV = TARGETS_DIR / "posterior.csv"
-POSTERIOR_META = TARGETS_DIR / "posterior.json"
 KERNEL_SCALING = 2.0   # transition kernel width relative to pyabc's default (see run_abc)
 MISSING_Z = 10.0   # standardised miss of a figure the run could not compute (no denominator)
 #: each particle is the mean of this many runs with different seeds, so that one lucky seed cannot carry a

@@ -18,10 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from abm.pack import CHANNELS
+from calibration.setting import BASELINE
 from calibration.targets import pause_date, pause_nationalities
 
-ROOT = Path(__file__).resolve().parents[1]
-BASELINE = ROOT / "experiments" / "baseline.toml"
 # the pause target's date and nationality (calibration/targets.toml), not written here
 ANNOUNCED = pause_date()
 NATIONALITY = pause_nationalities()[0]

@@ -108,14 +108,14 @@ def resume_or_fresh(db: Path, records: list[dict], noise, targets: dict, pop_siz
     without one is from before fingerprints and starts over too). Keeps the new fingerprint."""
     import hashlib
 
+    from abm.outputs import write_text_atomic
+
     text = json.dumps([[r["params"], r["runs"]] for r in records], sort_keys=True)
     text += json.dumps([list(map(float, noise)), targets, pop_size], sort_keys=True, default=str)
     key = hashlib.sha256(text.encode()).hexdigest()
     keyfile = db.with_name(db.name + ".key")
     stale = db.exists() and (not keyfile.exists() or keyfile.read_text() != key)
-    tmp = keyfile.with_name(keyfile.name + ".tmp")
-    tmp.write_text(key)
-    tmp.replace(keyfile)
+    write_text_atomic(keyfile, key)
     return fresh or stale
 
 

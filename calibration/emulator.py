@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SCENARIO = "experiments/baseline.toml"   # a design's scenario, relative to the repository
+from calibration.setting import BASELINE, ROOT
+
+DEFAULT_SCENARIO = str(BASELINE.relative_to(ROOT))   # a design's scenario, relative to the repository
 
 # --- 1. the design ---
 

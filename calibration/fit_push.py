@@ -24,11 +24,10 @@ import numpy as np
 from abm.model import SafeMobilityModel
 from abm.outputs import timeseries
 from calibration.posterior import load_run
+from calibration.setting import BASELINE, of
 from calibration.targets import headline, load_targets
 
-ROOT = Path(__file__).resolve().parents[1]
-BASELINE = ROOT / "experiments" / "baseline.toml"
-POPULATIONS = ROOT / "abm" / "packs" / "americas" / "populations.toml"   # the default scenario's pack's
+
 def push_targets(targets: dict) -> dict[str, tuple[str, str | None]]:
     """{nationality: (target, key in its table or None)} for the fit targets marked fits_push: a
     one-nationality total takes precedence over a table by nationality."""
@@ -77,8 +76,6 @@ def main(argv=None):
     ap.add_argument("--damping", type=float, default=0.9)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args(argv)
-    from calibration.setting import of
-
     cal = of(args.scenario)
     target = observed(cal.targets)
     for k in range(args.passes):

@@ -78,11 +78,12 @@ def markdown(df: pd.DataFrame, sa: float, sb: float, n: int, end: str) -> str:
 def main(argv=None) -> int:
     from abm.folders import claim, out_path, write_file
     from calibration.abc import last_date
-    from calibration.setting import of
+    from calibration.setting import BASELINE, of
     from calibration.targets import load_targets
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scenario", default="experiments/baseline.toml", help="the scenario whose fit figures are compared")
+    ap.add_argument("--scenario", default=str(BASELINE), help="the scenario whose fit figures are compared "
+                                                               "(default: the project's experiments/baseline.toml)")
     ap.add_argument("--scales", type=float, nargs=2, default=[0.003, 0.01])
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--out", default="results/calibration-scale")

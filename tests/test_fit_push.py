@@ -1,5 +1,8 @@
 """The push prior fit edits only the groups of the nationality it fits."""
-from calibration.fit_push import POPULATIONS, observed, shift_push
+from calibration.fit_push import observed, shift_push
+from calibration.setting import of
+
+POPULATIONS = of().populations
 
 
 def test_shift_push_touches_one_nationality_only():
